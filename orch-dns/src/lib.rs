@@ -1,0 +1,1 @@
+//! orch-dns: cluster DNS for `cluster.local`.

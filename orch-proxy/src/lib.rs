@@ -1,0 +1,11 @@
+//! orch-proxy: the Service proxy of orch.
+//!
+//! It programs Service ClusterIP load-balancing into the kernel: socket-level
+//! eBPF programs at the cgroup v2 `sock_addr` hooks ([`ebpf`]), scoped by
+//! network-namespace cookie to one node's namespaces.
+pub mod cgroup;
+pub mod ebpf;
+pub mod error;
+pub mod sys;
+
+pub use error::ProxyError;

@@ -1,0 +1,20 @@
+//! Helpers for orch's packet-path integration tests: RAII guards for network
+//! namespaces, links and cgroups with unique names, and [`require_root`].
+//!
+//! Every guard removes what it created in `Drop`, which also runs while a
+//! failing test unwinds, so a red test leaves nothing behind.
+pub mod bpf;
+pub mod cgroup;
+pub mod cmd;
+pub mod link;
+pub mod names;
+pub mod netns;
+pub mod root;
+pub mod server;
+
+pub use bpf::SockLbGuard;
+pub use cgroup::CgroupGuard;
+pub use link::{BridgeGuard, VethGuard};
+pub use names::unique_name;
+pub use netns::NetnsGuard;
+pub use root::require_root;

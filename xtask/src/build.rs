@@ -1,0 +1,60 @@
+//! `cargo xtask build` and `build-ebpf`: the eBPF object first (nightly,
+//! `-Z build-std=core`, bpf-linker), then the workspace that embeds it.
+use std::process::Command;
+
+use anyhow::{bail, Result};
+
+use crate::step;
+
+/// Builds `orch-proxy-ebpf` for `bpfel-unknown-none` into
+/// `target/bpfel-unknown-none/ebpf/orch-proxy-ebpf`.
+pub fn ebpf() -> Result<()> {
+    if !step::succeeds(Command::new(step::cargo_bin_dir().join("bpf-linker")).arg("--version")) {
+        bail!("bpf-linker is missing or cannot start; run `cargo xtask setup`");
+    }
+    let t = step::start("build: eBPF object (orch-proxy-ebpf, bpfel-unknown-none)");
+    let mut cmd = Command::new("rustup");
+    cmd.env_remove("RUSTUP_TOOLCHAIN")
+        .env_remove("RUSTC")
+        .env_remove("RUSTDOC")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env("PATH", step::path_with_cargo_bin())
+        .args([
+            "run",
+            "nightly",
+            "cargo",
+            "build",
+            "--quiet",
+            "-Z",
+            "build-std=core",
+        ])
+        .args([
+            "--target",
+            "bpfel-unknown-none",
+            "--profile",
+            "ebpf",
+            "-p",
+            "orch-proxy-ebpf",
+        ]);
+    step::run(&mut cmd)?;
+    step::finish("eBPF object built", t);
+    Ok(())
+}
+
+/// Builds the eBPF object, then every workspace crate.
+pub fn all(release: bool) -> Result<()> {
+    ebpf()?;
+    let t = step::start(&format!(
+        "build: workspace ({})",
+        if release { "release" } else { "debug" }
+    ));
+    let mut cmd = Command::new("cargo");
+    cmd.args(["build", "--workspace"]);
+    if release {
+        cmd.arg("--release");
+    }
+    step::run(&mut cmd)?;
+    step::finish("workspace built", t);
+    Ok(())
+}

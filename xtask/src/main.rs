@@ -1,0 +1,72 @@
+//! `cargo xtask`: set-up, build and test tasks for the orch workspace.
+mod build;
+mod setup;
+mod step;
+mod test;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "orch development tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install what is missing: nightly rust-src, bpf-linker, Debian packages.
+    /// Idempotent; a second run installs nothing.
+    Setup {
+        /// Only report what is missing; install nothing.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Build the eBPF object only.
+    BuildEbpf,
+    /// Build the eBPF object, then the workspace that embeds it.
+    Build {
+        /// Build the workspace in release mode.
+        #[arg(long)]
+        release: bool,
+    },
+    /// Set up what is missing, then run every test (unit, integration,
+    /// packet-path), plus rustfmt and clippy checks.
+    Test {
+        /// Skip the rustfmt and clippy checks.
+        #[arg(long)]
+        no_lint: bool,
+        /// Extra arguments passed to `cargo test` (after `--`).
+        #[arg(last = true)]
+        cargo_args: Vec<String>,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Setup { check } => {
+            if check {
+                let missing = setup::missing()?;
+                if missing.is_empty() {
+                    step::done("nothing is missing");
+                } else {
+                    for m in &missing {
+                        step::info(&format!("missing: {m}"));
+                    }
+                    anyhow::bail!("{} item(s) missing; run `cargo xtask setup`", missing.len());
+                }
+                Ok(())
+            } else {
+                setup::run()
+            }
+        }
+        Command::BuildEbpf => build::ebpf(),
+        Command::Build { release } => build::all(release),
+        Command::Test {
+            no_lint,
+            cargo_args,
+        } => test::run(!no_lint, &cargo_args),
+    }
+}

@@ -1,0 +1,124 @@
+//! `cargo xtask test`: set-up if needed, the eBPF build, lints, then every
+//! test in the workspace (unit, integration, packet-path). Ends with one
+//! summary line `summary: N passed, N failed, N skipped`.
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    time::Instant,
+};
+
+use anyhow::{bail, Context, Result};
+
+use crate::{build, setup, step};
+
+/// Counts parsed from `cargo test` output.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Tally {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl Tally {
+    /// Adds one `test result: ok. 3 passed; 0 failed; 1 ignored; ...` line.
+    fn add_line(&mut self, line: &str) {
+        let Some(rest) = line.trim().strip_prefix("test result: ") else {
+            return;
+        };
+        for part in rest.split(';') {
+            let mut words = part.split_whitespace().rev();
+            let (Some(what), Some(n)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(n) = n.parse::<u64>() else { continue };
+            match what {
+                "passed" => self.passed += n,
+                "failed" => self.failed += n,
+                "ignored" => self.ignored += n,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Runs everything; fails if anything failed.
+pub fn run(lint: bool, extra: &[String]) -> Result<()> {
+    let started = Instant::now();
+    if !setup::missing()?.is_empty() {
+        setup::run()?;
+    }
+    build::ebpf()?;
+    if lint {
+        let t = step::start("lint: cargo fmt --check");
+        step::run(Command::new("cargo").args(["fmt", "--all", "--", "--check"]))
+            .context("formatting differs; run `cargo fmt --all`")?;
+        step::finish("formatted", t);
+        let t = step::start("lint: cargo clippy --workspace --all-targets");
+        step::run(Command::new("cargo").args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--quiet",
+            "--",
+            "-D",
+            "warnings",
+        ]))?;
+        step::finish("clippy clean", t);
+    }
+
+    let t = step::start("test: cargo test --workspace (packet-path tests need root)");
+    let mut cmd = Command::new("cargo");
+    cmd.args(["test", "--workspace", "--no-fail-fast"])
+        .args(extra);
+    if let Some(kubectl) = setup::debian_kubectl() {
+        cmd.env("ORCH_KUBECTL", kubectl);
+    }
+    cmd.current_dir(step::root())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped());
+    let mut child = cmd.spawn().context("starting cargo test")?;
+    let mut tally = Tally::default();
+    let stdout = child.stdout.take().context("cargo test stdout")?;
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        println!("{line}");
+        tally.add_line(&line);
+    }
+    let status = child.wait()?;
+    step::finish("tests finished", t);
+    println!("total time {:.0}s", started.elapsed().as_secs_f64());
+    println!(
+        "summary: {} passed, {} failed, {} skipped",
+        tally.passed, tally.failed, tally.ignored
+    );
+    if !status.success() || tally.failed > 0 {
+        bail!("tests failed");
+    }
+    if tally.passed == 0 {
+        bail!("no test ran");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tallies_result_lines() {
+        let mut t = Tally::default();
+        t.add_line("test result: ok. 3 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.00s");
+        t.add_line(
+            "test result: FAILED. 1 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out",
+        );
+        t.add_line("running 3 tests");
+        assert_eq!(
+            t,
+            Tally {
+                passed: 4,
+                failed: 2,
+                ignored: 1
+            }
+        );
+    }
+}
