@@ -2,7 +2,7 @@
 //! `-Z build-std=core`, bpf-linker), then the workspace that embeds it.
 use std::process::Command;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::step;
 
@@ -38,6 +38,14 @@ pub fn ebpf() -> Result<()> {
             "orch-proxy-ebpf",
         ]);
     step::run(&mut cmd)?;
+    // Cargo leaves the artifact untouched when it was already fresh; stamp it
+    // so orch-proxy's staleness check compares against this build.
+    let object = step::target_dir().join("bpfel-unknown-none/ebpf/orch-proxy-ebpf");
+    std::fs::File::options()
+        .write(true)
+        .open(&object)
+        .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+        .with_context(|| format!("stamping {}", object.display()))?;
     step::finish("eBPF object built", t);
     Ok(())
 }

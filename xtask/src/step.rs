@@ -36,6 +36,15 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The cargo target directory (`CARGO_TARGET_DIR` or `<root>/target`).
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from) {
+        Some(p) if p.is_absolute() => p,
+        Some(p) => root().join(p),
+        None => root().join("target"),
+    }
+}
+
 /// The cargo binary directory (`$CARGO_HOME/bin`).
 pub fn cargo_bin_dir() -> PathBuf {
     std::env::var_os("CARGO_HOME")
