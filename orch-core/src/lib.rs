@@ -1,1 +1,5 @@
-//! orch control plane: object model, store, API server, scheduler, controllers, node agent and CLI.
+//! orch control plane and node agent: object model, store, API server,
+//! scheduler, controllers, node agent and CLI.
+pub mod store;
+pub mod util;
+pub mod apiserver;

@@ -1,0 +1,91 @@
+//! What exists in every cluster from its first start: the four system
+//! namespaces and the `kubernetes` Service pointing at the API server. Also
+//! rebuilds the ClusterIP allocator from the stored Services.
+use std::net::Ipv4Addr;
+
+use serde_json::{json, Value};
+
+use super::{
+    objects::{self, ListQuery, ObjectRef},
+    resources::by_kind,
+    state::ApiState,
+    status::ApiError,
+};
+
+/// Namespaces created at boot.
+pub const SYSTEM_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// Marks every stored Service's ClusterIP as used.
+pub async fn rebuild_allocator(state: &ApiState) -> Result<usize, ApiError> {
+    let services = objects::list(state, by_kind("Service").expect("served"), None, &ListQuery::default()).await?;
+    let mut ips = state.ips.lock().unwrap_or_else(|p| p.into_inner());
+    let mut n = 0;
+    for s in services["items"].as_array().into_iter().flatten() {
+        if let Some(ip) = s.pointer("/spec/clusterIP").and_then(Value::as_str).and_then(|ip| ip.parse::<Ipv4Addr>().ok()) {
+            ips.mark(ip);
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+async fn ensure(state: &ApiState, kind: &str, namespace: Option<&str>, obj: Value) -> Result<(), ApiError> {
+    let res = by_kind(kind).expect("served");
+    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+    match objects::get(state, ObjectRef { res, namespace, name: &name }).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.code == 404 => match objects::create(state, res, namespace, obj).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.code == 409 => Ok(()),
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    }
+}
+
+/// Creates the system namespaces and the `kubernetes` Service (first
+/// address of the service CIDR, port 443 → the API server's port).
+pub async fn run(state: &ApiState, advertise: Ipv4Addr, port: u16) -> Result<(), ApiError> {
+    rebuild_allocator(state).await?;
+    for ns in SYSTEM_NAMESPACES {
+        ensure(state, "Namespace", None, json!({"metadata": {"name": ns}})).await?;
+    }
+    let vip = {
+        let ips = state.ips.lock().unwrap_or_else(|p| p.into_inner());
+        ips.cidr().nth(1).expect("a service CIDR has a first address")
+    };
+    ensure(
+        state,
+        "Service",
+        Some("default"),
+        json!({
+            "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+            "spec": {"clusterIP": vip.to_string(), "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}]},
+        }),
+    )
+    .await?;
+    // The endpoints of `kubernetes` follow the serving address at every start.
+    let slices = by_kind("EndpointSlice").expect("served");
+    let slice = json!({
+        "metadata": {"name": "kubernetes", "labels": {"kubernetes.io/service-name": "kubernetes", "endpointslice.kubernetes.io/managed-by": "orch-apiserver"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [advertise.to_string()], "conditions": {"ready": true, "serving": true, "terminating": false}}],
+        "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+    });
+    let oref = ObjectRef { res: slices, namespace: Some("default"), name: "kubernetes" };
+    match objects::get(state, oref).await {
+        Ok(current) => {
+            if current.get("endpoints") != slice.get("endpoints") || current.get("ports") != slice.get("ports") {
+                let mut next = current.clone();
+                next["endpoints"] = slice["endpoints"].clone();
+                next["ports"] = slice["ports"].clone();
+                objects::update(state, oref, objects::WriteTarget::Main, next).await?;
+            }
+        }
+        Err(e) if e.code == 404 => {
+            objects::create(state, slices, Some("default"), slice).await?;
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(())
+}

@@ -1,0 +1,28 @@
+//! Shared state of one API server process.
+use std::{sync::Arc, time::Duration};
+
+use super::{auth::Auth, ipalloc::ClusterIpAllocator, metrics::ApiMetrics};
+use crate::store::Store;
+
+/// Everything request handlers share.
+#[derive(Debug)]
+pub struct ApiState {
+    /// The store; only the API server touches it.
+    pub store: Arc<dyn Store>,
+    /// ClusterIP allocator.
+    pub ips: std::sync::Mutex<ClusterIpAllocator>,
+    /// Tokens.
+    pub auth: Auth,
+    /// Prometheus metrics.
+    pub metrics: ApiMetrics,
+    /// How often watches with `allowWatchBookmarks` get a BOOKMARK.
+    pub bookmark_interval: Duration,
+    /// Largest request body accepted.
+    pub max_body: usize,
+}
+
+impl std::fmt::Debug for dyn Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store")
+    }
+}

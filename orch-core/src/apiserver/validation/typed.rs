@@ -1,0 +1,37 @@
+//! Decoding into the typed k8s-openapi structs to catch JSON type errors,
+//! reported with the path of the offending field.
+
+use k8s_openapi::api::{apps, coordination, core, discovery};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::cause::Cause;
+use super::Kind;
+
+/// Deserializes `obj` as the typed struct of `kind`.
+pub(super) fn decode_check(kind: Kind, obj: &Value) -> Result<(), Vec<Cause>> {
+    match kind {
+        Kind::Namespace => decode::<core::v1::Namespace>(obj),
+        Kind::Node => decode::<core::v1::Node>(obj),
+        Kind::Pod => decode::<core::v1::Pod>(obj),
+        Kind::Service => decode::<core::v1::Service>(obj),
+        Kind::Event => decode::<core::v1::Event>(obj),
+        Kind::ConfigMap => decode::<core::v1::ConfigMap>(obj),
+        Kind::Secret => decode::<core::v1::Secret>(obj),
+        Kind::EndpointSlice => decode::<discovery::v1::EndpointSlice>(obj),
+        Kind::Deployment => decode::<apps::v1::Deployment>(obj),
+        Kind::ReplicaSet => decode::<apps::v1::ReplicaSet>(obj),
+        Kind::Lease => decode::<coordination::v1::Lease>(obj),
+    }
+}
+
+fn decode<T: DeserializeOwned>(obj: &Value) -> Result<(), Vec<Cause>> {
+    match serde_path_to_error::deserialize::<_, T>(obj) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let path = e.path().to_string();
+            let field = if path == "." { String::new() } else { path };
+            Err(vec![Cause::invalid(field, e.into_inner().to_string())])
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! `orch`: the cluster binary. `orch server` runs the control plane.
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use orch_core::apiserver::{
+    ipalloc::Cidr,
+    server::{self, ServerConfig},
+};
+
+#[derive(Parser)]
+#[command(name = "orch", version, about = "orch: a compact Kubernetes-style orchestrator")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the control plane (API server and store).
+    Server(ServerArgs),
+}
+
+#[derive(clap::Args)]
+struct ServerArgs {
+    /// Where the store, CA, tokens and admin.kubeconfig live.
+    #[arg(long, default_value = "/var/lib/orch")]
+    data_dir: PathBuf,
+    /// Address to serve HTTPS on; repeat for several.
+    #[arg(long = "listen", default_value = "127.0.0.1:6443")]
+    listen: Vec<SocketAddr>,
+    /// Address other nodes and pods use to reach this server.
+    #[arg(long, default_value = "127.0.0.1")]
+    advertise_address: std::net::Ipv4Addr,
+    /// Service ClusterIP range.
+    #[arg(long, default_value = "10.96.0.0/16")]
+    service_cidr: String,
+    /// Seconds between watch BOOKMARK events.
+    #[arg(long, default_value_t = 60)]
+    bookmark_interval_seconds: u64,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    match Cli::parse().command {
+        Command::Server(a) => run_server(a).await,
+    }
+}
+
+async fn run_server(a: ServerArgs) -> Result<()> {
+    let service_cidr = Cidr::parse(&a.service_cidr).map_err(|e| anyhow::anyhow!("--service-cidr: {e}"))?;
+    let cfg = ServerConfig {
+        data_dir: a.data_dir.clone(),
+        listen: a.listen,
+        advertise: a.advertise_address,
+        service_cidr,
+        bookmark_interval: Duration::from_secs(a.bookmark_interval_seconds.max(1)),
+    };
+    let running = server::start(&cfg).await.context("starting the API server")?;
+    let join = std::fs::read_to_string(a.data_dir.join("join-token")).unwrap_or_default();
+    for addr in &running.bound {
+        tracing::info!(%addr, "serving the API over HTTPS");
+    }
+    println!("admin kubeconfig: {}", a.data_dir.join("admin.kubeconfig").display());
+    println!(
+        "join a node: orch agent --node-name NAME --server https://{}:{} --token {}",
+        a.advertise_address,
+        running.bound.first().map_or(6443, SocketAddr::port),
+        join.trim()
+    );
+    shutdown_signal().await;
+    tracing::info!("stopping");
+    running.stop();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("installing SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
