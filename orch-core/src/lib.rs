@@ -3,3 +3,4 @@
 pub mod store;
 pub mod util;
 pub mod apiserver;
+pub mod cli;

@@ -6,7 +6,7 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SelectorError {
     /// The term does not follow the selector grammar.
-    #[error("unable to parse requirement {term:?}: found '{found}', expected: {expected}")]
+    #[error("invalid term {term:?}: found '{found}', expected: {expected}")]
     Syntax {
         /// The offending term (text between top-level commas).
         term: String,

@@ -154,7 +154,7 @@ fn syntax_errors_name_term_and_expectation() {
         ("x=y,a in (b", "a in (b", "',' or ')'"),
         ("=a", "=a", "!, identifier, or 'end of string'"),
         ("a b", "a b", "after the key"),
-        ("ok,!=x", "!=x", "identifier after','"),
+        ("ok,!=x", "!=x", "identifier after ','"),
         ("a in (b c)", "a in (b c)", "',' or ')'"),
         ("a=(b)", "a=(b)", "identifier"),
         ("!a=b", "!a=b", "',' or 'end of string'"),

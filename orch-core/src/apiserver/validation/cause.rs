@@ -8,34 +8,35 @@ use serde::{Serialize, Serializer};
 /// The kind of problem a [`Cause`] reports, mirroring Kubernetes' field
 /// error types (`k8s.io/apimachinery/pkg/util/validation/field`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(clippy::enum_variant_names)] // the Kubernetes names
 pub enum CauseReason {
     /// A required field is missing or empty (`FieldValueRequired`).
-    Required,
+    FieldValueRequired,
     /// A field has a malformed or out-of-range value, a wrong JSON type, or
     /// was changed although it is immutable (`FieldValueInvalid`).
-    Invalid,
+    FieldValueInvalid,
     /// A field's value is not one of the supported values
     /// (`FieldValueNotSupported`).
-    NotSupported,
+    FieldValueNotSupported,
     /// A value that must be unique appears more than once
     /// (`FieldValueDuplicate`).
-    Duplicate,
+    FieldValueDuplicate,
     /// A value or list is longer than allowed (`FieldValueTooLong`).
-    TooLong,
+    FieldValueTooLong,
     /// A field may not be set in this context (`FieldValueForbidden`).
-    Forbidden,
+    FieldValueForbidden,
 }
 
 impl CauseReason {
     /// The Kubernetes cause type string, e.g. `"FieldValueRequired"`.
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Required => "FieldValueRequired",
-            Self::Invalid => "FieldValueInvalid",
-            Self::NotSupported => "FieldValueNotSupported",
-            Self::Duplicate => "FieldValueDuplicate",
-            Self::TooLong => "FieldValueTooLong",
-            Self::Forbidden => "FieldValueForbidden",
+            Self::FieldValueRequired => "FieldValueRequired",
+            Self::FieldValueInvalid => "FieldValueInvalid",
+            Self::FieldValueNotSupported => "FieldValueNotSupported",
+            Self::FieldValueDuplicate => "FieldValueDuplicate",
+            Self::FieldValueTooLong => "FieldValueTooLong",
+            Self::FieldValueForbidden => "FieldValueForbidden",
         }
     }
 }
@@ -86,12 +87,12 @@ impl Cause {
 
     /// `FieldValueRequired` with the message `Required value`.
     pub fn required(field: impl Into<String>) -> Self {
-        Self::new(field, CauseReason::Required, "Required value")
+        Self::new(field, CauseReason::FieldValueRequired, "Required value")
     }
 
     /// `FieldValueInvalid` with the given detail.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::new(field, CauseReason::Invalid, message)
+        Self::new(field, CauseReason::FieldValueInvalid, message)
     }
 
     /// `FieldValueInvalid` with the message `field is immutable`.
@@ -104,27 +105,27 @@ impl Cause {
         let list: Vec<String> = supported.iter().map(|s| format!("{s:?}")).collect();
         Self::new(
             field,
-            CauseReason::NotSupported,
+            CauseReason::FieldValueNotSupported,
             format!("Unsupported value: {value:?}: supported values: {}", list.join(", ")),
         )
     }
 
     /// `FieldValueDuplicate` for the given (already rendered) value.
     pub fn duplicate(field: impl Into<String>, value: &str) -> Self {
-        Self::new(field, CauseReason::Duplicate, format!("Duplicate value: {value}"))
+        Self::new(field, CauseReason::FieldValueDuplicate, format!("Duplicate value: {value}"))
     }
 
     /// `FieldValueTooLong`: the value may hold at most `max` bytes or items.
     pub fn too_long(field: impl Into<String>, max: usize, unit: &str) -> Self {
         Self::new(
             field,
-            CauseReason::TooLong,
+            CauseReason::FieldValueTooLong,
             format!("Too long: may not be more than {max} {unit}"),
         )
     }
 
     /// `FieldValueForbidden` with the given detail.
     pub fn forbidden(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::new(field, CauseReason::Forbidden, message)
+        Self::new(field, CauseReason::FieldValueForbidden, message)
     }
 }

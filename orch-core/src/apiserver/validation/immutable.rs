@@ -29,8 +29,10 @@ pub(super) fn validate_immutable(kind: Option<Kind>, new: &Value, old: &Value, e
 /// A string field that was set (non-empty) may not change to another
 /// non-empty value.
 fn changed_string(new: &Value, old: &Value, pointer: &str, field: &str, errs: &mut Vec<Cause>) {
-    let get = |v: &Value| v.pointer(pointer).and_then(Value::as_str).filter(|s| !s.is_empty());
-    if let (Some(n), Some(o)) = (get(new), get(old)) {
+    fn get<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
+        v.pointer(pointer).and_then(Value::as_str).filter(|s| !s.is_empty())
+    }
+    if let (Some(n), Some(o)) = (get(new, pointer), get(old, pointer)) {
         if n != o {
             errs.push(Cause::immutable(field));
         }

@@ -56,7 +56,7 @@ pub(super) fn validate_object_meta(obj: &Value, name_check: NameCheck, namespace
 fn name_required() -> Cause {
     Cause::new(
         "metadata.name",
-        super::CauseReason::Required,
+        super::CauseReason::FieldValueRequired,
         "name or generateName is required",
     )
 }

@@ -87,7 +87,7 @@ fn validate_requirement<'a>(e: &'a json::Object, path: &str, errs: &mut Vec<Caus
     match operator {
         Some("In" | "NotIn") if values.is_empty() => errs.push(Cause::new(
             values_path,
-            super::CauseReason::Required,
+            super::CauseReason::FieldValueRequired,
             "must be specified when `operator` is 'In' or 'NotIn'",
         )),
         Some("Exists" | "DoesNotExist") if !values.is_empty() => errs.push(Cause::forbidden(

@@ -91,6 +91,7 @@ async fn group_commit_shares_fsyncs() {
     let batches = store.metrics().batches();
     assert_eq!(writes, (writers * rounds as usize) as u64);
     assert_eq!(store.current_revision().await.unwrap(), writes);
+    eprintln!("group commit: {writes} writes in {batches} batches");
     assert!(batches * 4 <= writes, "{writes} writes took {batches} commits: no group commit");
 
     let mut registry = prometheus_client::registry::Registry::default();
