@@ -108,7 +108,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Replaces `key` if its `mod_revision` is still `expected`;
     /// [`StoreError::Conflict`] if not, [`StoreError::NotFound`] if absent.
-    async fn update(&self, key: &str, value: Vec<u8>, expected: Revision) -> Result<KeyValue, StoreError>;
+    async fn update(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        expected: Revision,
+    ) -> Result<KeyValue, StoreError>;
 
     /// Deletes `key`, if `expected` is `Some`, only while its mod_revision
     /// still matches. Returns the deleted value with `mod_revision` set to

@@ -40,7 +40,11 @@ impl StoreMetrics {
             "Writes committed per batch",
             self.batch_size.clone(),
         );
-        registry.register("orch_store_batches", "Write batches committed", self.batches.clone());
+        registry.register(
+            "orch_store_batches",
+            "Write batches committed",
+            self.batches.clone(),
+        );
         registry.register("orch_store_writes", "Writes committed", self.writes.clone());
     }
 

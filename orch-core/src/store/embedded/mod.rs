@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-pub use self::metrics::StoreMetrics;
 use self::history::{History, Retention};
+pub use self::metrics::StoreMetrics;
 use self::state::{Event, State};
 use self::tables::backend;
 use self::writer::{WriteOp, WriteRequest, Writer};
@@ -38,6 +38,9 @@ pub struct EmbeddedOptions {
     /// Keep at least this many of the newest events, however old
     /// (default 10 000).
     pub min_history_events: usize,
+    /// Keep at most this many events, however young: a memory cap that
+    /// overrides the two settings above (default none).
+    pub max_history_events: Option<usize>,
     /// Live events buffered per store for watchers; a watcher further behind
     /// gets [`StoreError::Compacted`] (default 65 536).
     pub watch_buffer: usize,
@@ -57,6 +60,7 @@ impl Default for EmbeddedOptions {
         Self {
             history: Duration::from_secs(5 * 60),
             min_history_events: 10_000,
+            max_history_events: None,
             watch_buffer: 65_536,
             max_batch: 1024,
             queue: 4096,
@@ -135,7 +139,10 @@ impl EmbeddedStore {
             revision: loaded.revision,
         };
         let (events, _) = broadcast::channel(opts.watch_buffer.max(1));
-        let shared = Arc::new(Shared { state: RwLock::new(state), events });
+        let shared = Arc::new(Shared {
+            state: RwLock::new(state),
+            events,
+        });
         let db = Arc::new(db);
         let metrics = StoreMetrics::default();
         let (requests, incoming) = mpsc::channel(opts.queue.max(1));
@@ -143,7 +150,11 @@ impl EmbeddedStore {
             db: db.clone(),
             shared: shared.clone(),
             requests: incoming,
-            retention: Retention { window: opts.history, min_events: opts.min_history_events },
+            retention: Retention {
+                window: opts.history,
+                min_events: opts.min_history_events,
+                max_events: opts.max_history_events,
+            },
             max_batch: opts.max_batch,
             metrics: metrics.clone(),
         }
@@ -197,7 +208,10 @@ impl EmbeddedStore {
         let closed = || StoreError::Backend("the store is closed".into());
         let requests = self.requests.as_ref().ok_or_else(closed)?;
         let (reply, outcome) = oneshot::channel();
-        requests.send(WriteRequest { op, reply }).await.map_err(|_| closed())?;
+        requests
+            .send(WriteRequest { op, reply })
+            .await
+            .map_err(|_| closed())?;
         outcome.await.map_err(|_| closed())?
     }
 }
@@ -225,36 +239,65 @@ impl Store for EmbeddedStore {
     async fn list(&self, opts: &ListOptions) -> Result<ListPage, StoreError> {
         let page = self.shared.read().list(opts)?;
         Ok(ListPage {
-            items: page.items.iter().map(|(key, entry)| entry.to_kv(key)).collect(),
+            items: page
+                .items
+                .iter()
+                .map(|(key, entry)| entry.to_kv(key))
+                .collect(),
             revision: page.revision,
             more: page.more,
         })
     }
 
     async fn create(&self, key: &str, value: Vec<u8>) -> Result<KeyValue, StoreError> {
-        self.write(WriteOp::Create { key: key.to_owned(), value }).await
+        self.write(WriteOp::Create {
+            key: key.to_owned(),
+            value,
+        })
+        .await
     }
 
-    async fn update(&self, key: &str, value: Vec<u8>, expected: Revision) -> Result<KeyValue, StoreError> {
-        self.write(WriteOp::Update { key: key.to_owned(), value, expected }).await
+    async fn update(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        expected: Revision,
+    ) -> Result<KeyValue, StoreError> {
+        self.write(WriteOp::Update {
+            key: key.to_owned(),
+            value,
+            expected,
+        })
+        .await
     }
 
     async fn delete(&self, key: &str, expected: Option<Revision>) -> Result<KeyValue, StoreError> {
-        self.write(WriteOp::Delete { key: key.to_owned(), expected }).await
+        self.write(WriteOp::Delete {
+            key: key.to_owned(),
+            expected,
+        })
+        .await
     }
 
     async fn watch(&self, prefix: &str, after: Revision) -> Result<WatchStream, StoreError> {
         let (replay, events) = {
             let state = self.shared.read();
-            state.history.check(after, state.revision).or_else(|err| match err {
-                // Watching from a revision not written yet is allowed; the
-                // stream starts when it is.
-                StoreError::FutureRevision { .. } => Ok(()),
-                other => Err(other),
-            })?;
+            state
+                .history
+                .check(after, state.revision)
+                .or_else(|err| match err {
+                    // Watching from a revision not written yet is allowed; the
+                    // stream starts when it is.
+                    StoreError::FutureRevision { .. } => Ok(()),
+                    other => Err(other),
+                })?;
             let events = self.shared.events.subscribe();
-            let replay: Vec<_> =
-                state.history.since(after).filter(|e| e.key.starts_with(prefix)).cloned().collect();
+            let replay: Vec<_> = state
+                .history
+                .since(after)
+                .filter(|e| e.key.starts_with(prefix))
+                .cloned()
+                .collect();
             (replay, events)
         };
         Ok(watch::stream(replay, events, prefix.to_owned(), after))

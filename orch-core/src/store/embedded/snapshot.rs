@@ -13,9 +13,8 @@ use crate::store::{Revision, StoreError};
 /// Writes the last committed state of `db` to a new file at `path` (which
 /// must not exist) and returns the revision copied. A failed copy is removed.
 pub(crate) fn write(db: &Database, path: &Path) -> Result<Revision, StoreError> {
-    std::fs::File::create_new(path).map_err(|e| {
-        StoreError::Backend(format!("create snapshot {}: {e}", path.display()))
-    })?;
+    std::fs::File::create_new(path)
+        .map_err(|e| StoreError::Backend(format!("create snapshot {}: {e}", path.display())))?;
     let result = copy(db, path);
     if result.is_err() {
         let _ = std::fs::remove_file(path);
@@ -29,13 +28,20 @@ fn copy(db: &Database, path: &Path) -> Result<Revision, StoreError> {
         .set_cache_size(4 << 20)
         .create(path)
         .map_err(backend("create snapshot file"))?;
-    let txn = target.begin_write().map_err(backend("begin snapshot write"))?;
+    let txn = target
+        .begin_write()
+        .map_err(backend("begin snapshot write"))?;
     copy_table(&source, &txn, KV)?;
     copy_table(&source, &txn, EVENTS)?;
     copy_table(&source, &txn, META)?;
     txn.commit().map_err(backend("commit snapshot"))?;
-    let meta = source.open_table(META).map_err(backend("open meta table"))?;
-    let revision = meta.get(META_REVISION).map_err(backend("read revision"))?.map_or(0, |g| g.value());
+    let meta = source
+        .open_table(META)
+        .map_err(backend("open meta table"))?;
+    let revision = meta
+        .get(META_REVISION)
+        .map_err(backend("read revision"))?
+        .map_or(0, |g| g.value());
     Ok(revision)
 }
 
@@ -48,11 +54,16 @@ where
     K: redb::Key + 'static,
     V: redb::Value + 'static,
 {
-    let from = source.open_table(table).map_err(backend("open source table"))?;
-    let mut to = target.open_table(table).map_err(backend("open snapshot table"))?;
+    let from = source
+        .open_table(table)
+        .map_err(backend("open source table"))?;
+    let mut to = target
+        .open_table(table)
+        .map_err(backend("open snapshot table"))?;
     for row in from.iter().map_err(backend("scan table"))? {
         let (key, value) = row.map_err(backend("read row"))?;
-        to.insert(key.value(), value.value()).map_err(backend("write row"))?;
+        to.insert(key.value(), value.value())
+            .map_err(backend("write row"))?;
     }
     Ok(())
 }

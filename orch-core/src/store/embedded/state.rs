@@ -114,7 +114,11 @@ impl State {
             Some(after) if after >= prefix => Bound::Excluded(after),
             _ => Bound::Included(prefix),
         };
-        let wanted = if opts.limit == 0 { usize::MAX } else { opts.limit };
+        let wanted = if opts.limit == 0 {
+            usize::MAX
+        } else {
+            opts.limit
+        };
         let current = self
             .mirror
             .range::<str, _>((lower, Bound::Unbounded))
@@ -181,7 +185,11 @@ impl State {
                 }
             }
         }
-        Ok(RawPage { items, revision, more })
+        Ok(RawPage {
+            items,
+            revision,
+            more,
+        })
     }
 }
 
@@ -193,21 +201,43 @@ mod tests {
         let rev = state.revision + 1;
         let prev = state.mirror.get(key).cloned();
         let create = prev.as_ref().map_or(rev, |p| p.create_revision);
-        let kv = Entry { value: Bytes::from(value.to_owned()), create_revision: create, mod_revision: rev };
-        let event = Event { kind: EventKind::Put, key: Arc::from(key), kv, prev, unix_ms: 0 };
+        let kv = Entry {
+            value: Bytes::from(value.to_owned()),
+            create_revision: create,
+            mod_revision: rev,
+        };
+        let event = Event {
+            kind: EventKind::Put,
+            key: Arc::from(key),
+            kv,
+            prev,
+            unix_ms: 0,
+        };
         state.apply(&Arc::new(event));
     }
 
     fn delete(state: &mut State, key: &str) {
         let prev = state.mirror.get(key).cloned().unwrap();
-        let kv = Entry { mod_revision: state.revision + 1, ..prev.clone() };
-        let event = Event { kind: EventKind::Delete, key: Arc::from(key), kv, prev: Some(prev), unix_ms: 0 };
+        let kv = Entry {
+            mod_revision: state.revision + 1,
+            ..prev.clone()
+        };
+        let event = Event {
+            kind: EventKind::Delete,
+            key: Arc::from(key),
+            kv,
+            prev: Some(prev),
+            unix_ms: 0,
+        };
         state.apply(&Arc::new(event));
     }
 
     fn keys(state: &State, opts: ListOptions) -> Vec<String> {
         let page = state.list(&opts).unwrap();
-        page.items.iter().map(|(k, e)| format!("{k}={}", String::from_utf8_lossy(&e.value))).collect()
+        page.items
+            .iter()
+            .map(|(k, e)| format!("{k}={}", String::from_utf8_lossy(&e.value)))
+            .collect()
     }
 
     #[test]
@@ -219,16 +249,80 @@ mod tests {
         put(&mut s, "/a/1", "y"); // 4
         delete(&mut s, "/a/2"); // 5
         put(&mut s, "/a/3", "x"); // 6
-        let at = |r| ListOptions { prefix: "/a/".into(), revision: Some(r), ..Default::default() };
+        let at = |r| ListOptions {
+            prefix: "/a/".into(),
+            revision: Some(r),
+            ..Default::default()
+        };
         assert_eq!(keys(&s, at(6)), ["/a/1=y", "/a/3=x"]);
         assert_eq!(keys(&s, at(3)), ["/a/1=x", "/a/2=x"]);
         assert_eq!(keys(&s, at(4)), ["/a/1=y", "/a/2=x"]);
         assert_eq!(keys(&s, at(0)), Vec::<String>::new());
-        let paged = ListOptions { start_after: Some("/a/1".into()), limit: 1, ..at(3) };
+        let paged = ListOptions {
+            start_after: Some("/a/1".into()),
+            limit: 1,
+            ..at(3)
+        };
         let page = s.list(&paged).unwrap();
         assert_eq!(page.items.len(), 1);
         assert!(!page.more);
         let first = ListOptions { limit: 1, ..at(3) };
         assert!(s.list(&first).unwrap().more);
+    }
+
+    proptest::proptest! {
+        /// Every page of every list at every past revision matches a model
+        /// that kept a full copy of each revision.
+        #[test]
+        fn list_at_any_revision_matches_model(
+            ops in proptest::collection::vec((0u8..6, proptest::bool::ANY), 1..60),
+            limit in 0usize..4,
+            prefix in proptest::sample::select(vec!["", "/k", "/k/1", "/k/"]),
+        ) {
+            let mut s = State::default();
+            let mut model: Vec<BTreeMap<String, String>> = vec![BTreeMap::new()];
+            for (i, (k, is_put)) in ops.into_iter().enumerate() {
+                let key = if k < 3 { format!("/k/{k}") } else { format!("/k{k}") };
+                let mut next = model.last().unwrap().clone();
+                if is_put {
+                    put(&mut s, &key, &i.to_string());
+                    next.insert(key, i.to_string());
+                } else if s.mirror.contains_key(key.as_str()) {
+                    delete(&mut s, &key);
+                    next.remove(&key);
+                } else {
+                    continue;
+                }
+                model.push(next);
+            }
+            for (revision, want) in model.iter().enumerate() {
+                let want: Vec<String> = want
+                    .iter()
+                    .filter(|(k, _)| k.starts_with(prefix))
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                let mut got = Vec::new();
+                let mut opts = ListOptions {
+                    prefix: prefix.to_owned(),
+                    limit,
+                    revision: Some(revision as Revision),
+                    ..Default::default()
+                };
+                loop {
+                    let page = s.list(&opts).unwrap();
+                    proptest::prop_assert!(limit == 0 || page.items.len() <= limit);
+                    opts.start_after = page.items.last().map(|(k, _)| k.to_string());
+                    got.extend(
+                        page.items
+                            .iter()
+                            .map(|(k, e)| format!("{k}={}", String::from_utf8_lossy(&e.value))),
+                    );
+                    if !page.more {
+                        break;
+                    }
+                }
+                proptest::prop_assert_eq!(got, want, "revision {}", revision);
+            }
+        }
     }
 }

@@ -48,12 +48,17 @@ pub(crate) fn init(db: &Database) -> Result<(), StoreError> {
     let txn = db.begin_write().map_err(backend("begin init"))?;
     {
         txn.open_table(KV).map_err(backend("open kv table"))?;
-        txn.open_table(EVENTS).map_err(backend("open events table"))?;
+        txn.open_table(EVENTS)
+            .map_err(backend("open events table"))?;
         let mut meta = txn.open_table(META).map_err(backend("open meta table"))?;
-        let format = meta.get(META_FORMAT).map_err(backend("read format"))?.map(|g| g.value());
+        let format = meta
+            .get(META_FORMAT)
+            .map_err(backend("read format"))?
+            .map(|g| g.value());
         match format {
             None => {
-                meta.insert(META_FORMAT, FORMAT).map_err(backend("write format"))?;
+                meta.insert(META_FORMAT, FORMAT)
+                    .map_err(backend("write format"))?;
             }
             Some(FORMAT) => {}
             Some(other) => {
@@ -85,7 +90,11 @@ pub(crate) fn load(db: &Database) -> Result<Loaded, StoreError> {
     let txn = db.begin_read().map_err(backend("begin load"))?;
     let meta = txn.open_table(META).map_err(backend("open meta table"))?;
     let get_meta = |name: &str| -> Result<u64, StoreError> {
-        Ok(meta.get(name).map_err(backend("read meta"))?.map(|g| g.value()).unwrap_or(0))
+        Ok(meta
+            .get(name)
+            .map_err(backend("read meta"))?
+            .map(|g| g.value())
+            .unwrap_or(0))
     };
     let revision = get_meta(META_REVISION)?;
     let compacted = get_meta(META_COMPACTED)?;
@@ -99,7 +108,9 @@ pub(crate) fn load(db: &Database) -> Result<Loaded, StoreError> {
     // the bytes of `prev` and of the live entry with it.
     let mut latest: HashMap<Arc<str>, Entry> = HashMap::new();
     let mut events = Vec::new();
-    let table = txn.open_table(EVENTS).map_err(backend("open events table"))?;
+    let table = txn
+        .open_table(EVENTS)
+        .map_err(backend("open events table"))?;
     let mut expected = compacted + 1;
     for row in table.iter().map_err(backend("scan events"))? {
         let (rev, record) = row.map_err(backend("read event"))?;
@@ -163,7 +174,12 @@ pub(crate) fn load(db: &Database) -> Result<Loaded, StoreError> {
         };
         mirror.insert(key, entry);
     }
-    Ok(Loaded { mirror, events, revision, compacted })
+    Ok(Loaded {
+        mirror,
+        events,
+        revision,
+        compacted,
+    })
 }
 
 /// Makes `entry` reuse the bytes of `other` when both are the same version.
@@ -190,7 +206,11 @@ pub(crate) fn decode_entry(buf: &[u8]) -> Result<Entry, String> {
     let create_revision = d.u64()?;
     let mod_revision = d.u64()?;
     let value = Bytes::copy_from_slice(d.buf);
-    Ok(Entry { value, create_revision, mod_revision })
+    Ok(Entry {
+        value,
+        create_revision,
+        mod_revision,
+    })
 }
 
 /// Encodes a history event: version, kind, time, key, kv, optional prev.
@@ -236,7 +256,13 @@ pub(crate) fn decode_event(buf: &[u8]) -> Result<Event, String> {
     if !d.buf.is_empty() {
         return Err(format!("{} trailing bytes", d.buf.len()));
     }
-    Ok(Event { kind, key, kv, prev, unix_ms })
+    Ok(Event {
+        kind,
+        key,
+        kv,
+        prev,
+        unix_ms,
+    })
 }
 
 fn put_entry(out: &mut Vec<u8>, entry: &Entry) -> Result<(), StoreError> {
@@ -261,7 +287,10 @@ struct Decoder<'a> {
 impl<'a> Decoder<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
         if self.buf.len() < n {
-            return Err(format!("truncated record: need {n} bytes, {} left", self.buf.len()));
+            return Err(format!(
+                "truncated record: need {n} bytes, {} left",
+                self.buf.len()
+            ));
         }
         let (head, tail) = self.buf.split_at(n);
         self.buf = tail;
@@ -296,7 +325,11 @@ impl<'a> Decoder<'a> {
         let create_revision = self.u64()?;
         let mod_revision = self.u64()?;
         let value = Bytes::copy_from_slice(self.bytes()?);
-        Ok(Entry { value, create_revision, mod_revision })
+        Ok(Entry {
+            value,
+            create_revision,
+            mod_revision,
+        })
     }
 }
 
@@ -305,14 +338,21 @@ mod tests {
     use super::*;
 
     fn entry(value: &[u8], c: u64, m: u64) -> Entry {
-        Entry { value: Bytes::copy_from_slice(value), create_revision: c, mod_revision: m }
+        Entry {
+            value: Bytes::copy_from_slice(value),
+            create_revision: c,
+            mod_revision: m,
+        }
     }
 
     #[test]
     fn entry_round_trip() {
         let e = entry(b"hello", 3, 7);
         let d = decode_entry(&encode_entry(&e)).unwrap();
-        assert_eq!((d.value, d.create_revision, d.mod_revision), (e.value, 3, 7));
+        assert_eq!(
+            (d.value, d.create_revision, d.mod_revision),
+            (e.value, 3, 7)
+        );
     }
 
     #[test]

@@ -21,7 +21,11 @@ fn open_dyn(path: &Path, opts: EmbeddedOptions) -> Arc<dyn Store> {
 
 /// Options that prune everything but the last `kept` events.
 fn short_history(kept: usize) -> EmbeddedOptions {
-    EmbeddedOptions { history: Duration::ZERO, min_history_events: kept, ..Default::default() }
+    EmbeddedOptions {
+        history: Duration::ZERO,
+        min_history_events: kept,
+        ..Default::default()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -29,7 +33,9 @@ async fn conformance_suite() {
     let dir = tempfile::tempdir().unwrap();
     let n = AtomicUsize::new(0);
     conformance::run_all(|| {
-        let path = dir.path().join(format!("{}.redb", n.fetch_add(1, Ordering::Relaxed)));
+        let path = dir
+            .path()
+            .join(format!("{}.redb", n.fetch_add(1, Ordering::Relaxed)));
         async move { open_dyn(&path, EmbeddedOptions::default()) }
     })
     .await;
@@ -80,7 +86,10 @@ async fn group_commit_shares_fsyncs() {
             let key = format!("/group/{w}");
             let mut kv = store.create(&key, vec![0; 64]).await.unwrap();
             for i in 1..rounds {
-                kv = store.update(&key, vec![i; 64], kv.mod_revision).await.unwrap();
+                kv = store
+                    .update(&key, vec![i; 64], kv.mod_revision)
+                    .await
+                    .unwrap();
             }
         }));
     }
@@ -91,8 +100,10 @@ async fn group_commit_shares_fsyncs() {
     let batches = store.metrics().batches();
     assert_eq!(writes, (writers * rounds as usize) as u64);
     assert_eq!(store.current_revision().await.unwrap(), writes);
-    eprintln!("group commit: {writes} writes in {batches} batches");
-    assert!(batches * 4 <= writes, "{writes} writes took {batches} commits: no group commit");
+    assert!(
+        batches * 4 <= writes,
+        "{writes} writes took {batches} commits: no group commit"
+    );
 
     let mut registry = prometheus_client::registry::Registry::default();
     store.register_metrics(&mut registry);
@@ -141,10 +152,16 @@ async fn history_is_pruned_and_persisted() {
     let store = open(&path, short_history(5));
     assert_eq!(store.history_len(), 5);
     assert_eq!(store.compacted_revision(), 15);
-    assert!(matches!(store.watch("/k/", 14).await, Err(StoreError::Compacted { oldest: 15, .. })));
+    assert!(matches!(
+        store.watch("/k/", 14).await,
+        Err(StoreError::Compacted { oldest: 15, .. })
+    ));
     let mut watch = store.watch("/k/", 15).await.unwrap();
     let events = conformance::next_events(&mut watch, 5).await;
-    assert_eq!(events.iter().map(|e| e.revision()).collect::<Vec<_>>(), [16, 17, 18, 19, 20]);
+    assert_eq!(
+        events.iter().map(|e| e.revision()).collect::<Vec<_>>(),
+        [16, 17, 18, 19, 20]
+    );
 
     // The default window keeps everything this young.
     drop(watch);
@@ -159,7 +176,13 @@ async fn fresh_store_watch_from_zero() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir.path().join("s.redb"), EmbeddedOptions::default());
     let mut watch = store.watch("", 0).await.unwrap();
-    let page = store.list(&ListOptions { revision: Some(0), ..Default::default() }).await.unwrap();
+    let page = store
+        .list(&ListOptions {
+            revision: Some(0),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert!(page.items.is_empty() && page.revision == 0);
     let kv = store.create("/a", b"x".to_vec()).await.unwrap();
     assert_eq!(conformance::next_events(&mut watch, 1).await[0].kv, kv);
@@ -174,17 +197,26 @@ async fn fresh_store_watch_from_zero() {
 #[tokio::test]
 async fn lagging_watcher_gets_compacted() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = EmbeddedOptions { watch_buffer: 4, ..Default::default() };
+    let opts = EmbeddedOptions {
+        watch_buffer: 4,
+        ..Default::default()
+    };
     let store = open(&dir.path().join("s.redb"), opts);
     let mut watch = store.watch("", 0).await.unwrap();
     for i in 0..10 {
         store.create(&format!("/k/{i}"), vec![]).await.unwrap();
     }
-    match tokio::time::timeout(Duration::from_secs(5), watch.next()).await.unwrap() {
+    match tokio::time::timeout(Duration::from_secs(5), watch.next())
+        .await
+        .unwrap()
+    {
         Some(Err(StoreError::Compacted { .. })) => {}
         other => panic!("expected Compacted, got {other:?}"),
     }
-    assert!(watch.next().await.is_none(), "the stream ends after Compacted");
+    assert!(
+        watch.next().await.is_none(),
+        "the stream ends after Compacted"
+    );
 }
 
 #[tokio::test]
@@ -193,7 +225,10 @@ async fn watch_ends_when_store_closes() {
     let store = open(&dir.path().join("s.redb"), EmbeddedOptions::default());
     let mut watch = store.watch("", 0).await.unwrap();
     drop(store);
-    assert!(tokio::time::timeout(Duration::from_secs(5), watch.next()).await.unwrap().is_none());
+    assert!(tokio::time::timeout(Duration::from_secs(5), watch.next())
+        .await
+        .unwrap()
+        .is_none());
 }
 
 #[tokio::test]
@@ -203,7 +238,10 @@ async fn snapshot_refuses_an_existing_file() {
     store.create("/a", vec![]).await.unwrap();
     let target = dir.path().join("exists");
     std::fs::write(&target, b"keep me").unwrap();
-    assert!(matches!(store.snapshot(&target).await, Err(StoreError::Backend(_))));
+    assert!(matches!(
+        store.snapshot(&target).await,
+        Err(StoreError::Backend(_))
+    ));
     assert_eq!(std::fs::read(&target).unwrap(), b"keep me");
 }
 
@@ -215,7 +253,10 @@ async fn corrupt_records_are_backend_errors() {
     {
         let db = redb::Database::create(&path).unwrap();
         let txn = db.begin_write().unwrap();
-        txn.open_table(KV).unwrap().insert("/bad", [1u8, 2, 3].as_slice()).unwrap();
+        txn.open_table(KV)
+            .unwrap()
+            .insert("/bad", [1u8, 2, 3].as_slice())
+            .unwrap();
         txn.commit().unwrap();
     }
     match EmbeddedStore::open(&path, EmbeddedOptions::default()) {
@@ -228,14 +269,23 @@ async fn corrupt_records_are_backend_errors() {
     {
         let db = redb::Database::create(&path).unwrap();
         let txn = db.begin_write().unwrap();
-        txn.open_table(META).unwrap().insert(META_COMPACTED, 7u64).unwrap();
+        txn.open_table(META)
+            .unwrap()
+            .insert(META_COMPACTED, 7u64)
+            .unwrap();
         txn.commit().unwrap();
     }
-    assert!(matches!(EmbeddedStore::open(&path, EmbeddedOptions::default()), Err(StoreError::Backend(_))));
+    assert!(matches!(
+        EmbeddedStore::open(&path, EmbeddedOptions::default()),
+        Err(StoreError::Backend(_))
+    ));
 
     let junk = dir.path().join("junk.redb");
     std::fs::write(&junk, vec![0xAB; 8192]).unwrap();
-    assert!(matches!(EmbeddedStore::open(&junk, EmbeddedOptions::default()), Err(StoreError::Backend(_))));
+    assert!(matches!(
+        EmbeddedStore::open(&junk, EmbeddedOptions::default()),
+        Err(StoreError::Backend(_))
+    ));
 }
 
 #[tokio::test]
@@ -244,5 +294,8 @@ async fn open_dir_and_second_open_fails() {
     let data = dir.path().join("data");
     let store = EmbeddedStore::open_dir(&data, EmbeddedOptions::default()).unwrap();
     assert_eq!(store.path(), data.join(super::FILE_NAME));
-    assert!(matches!(EmbeddedStore::open_dir(&data, EmbeddedOptions::default()), Err(StoreError::Backend(_))));
+    assert!(matches!(
+        EmbeddedStore::open_dir(&data, EmbeddedOptions::default()),
+        Err(StoreError::Backend(_))
+    ));
 }

@@ -32,28 +32,39 @@ pub(crate) fn stream(
 ) -> WatchStream {
     let last = replay.last().map_or(after, |e| e.revision()).max(after);
     let replay = futures::stream::iter(replay).map(|e| Ok(e.to_public()));
-    let live = futures::stream::unfold(Some(Live { events, prefix, last }), |live| async move {
-        let mut live = live?;
-        loop {
-            match live.events.recv().await {
-                Ok(event) => {
-                    if event.revision() <= live.last || !event.key.starts_with(&live.prefix) {
-                        continue;
+    let live = futures::stream::unfold(
+        Some(Live {
+            events,
+            prefix,
+            last,
+        }),
+        |live| async move {
+            let mut live = live?;
+            loop {
+                match live.events.recv().await {
+                    Ok(event) => {
+                        if event.revision() <= live.last || !event.key.starts_with(&live.prefix) {
+                            continue;
+                        }
+                        live.last = event.revision();
+                        return Some((Ok(event.to_public()), Some(live)));
                     }
-                    live.last = event.revision();
-                    return Some((Ok(event.to_public()), Some(live)));
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(
+                            last = live.last,
+                            missed,
+                            "watcher fell behind; ending its stream"
+                        );
+                        let err = StoreError::Compacted {
+                            requested: live.last,
+                            oldest: live.last.saturating_add(missed).saturating_add(1),
+                        };
+                        return Some((Err(err), None));
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
                 }
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::warn!(last = live.last, missed, "watcher fell behind; ending its stream");
-                    let err = StoreError::Compacted {
-                        requested: live.last,
-                        oldest: live.last.saturating_add(missed).saturating_add(1),
-                    };
-                    return Some((Err(err), None));
-                }
-                Err(broadcast::error::RecvError::Closed) => return None,
             }
-        }
-    });
+        },
+    );
     Box::pin(replay.chain(live))
 }

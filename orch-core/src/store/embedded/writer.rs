@@ -19,7 +19,9 @@ use tokio::sync::{mpsc, oneshot};
 use super::history::Retention;
 use super::metrics::StoreMetrics;
 use super::state::{Entry, Event};
-use super::tables::{backend, encode_entry, encode_event, EVENTS, KV, META, META_COMPACTED, META_REVISION};
+use super::tables::{
+    backend, encode_entry, encode_event, EVENTS, KV, META, META_COMPACTED, META_REVISION,
+};
 use super::Shared;
 use crate::store::{EventKind, KeyValue, Revision, StoreError};
 
@@ -29,15 +31,24 @@ pub(crate) enum WriteOp {
     /// Create `key`; fails if it exists.
     Create { key: String, value: Vec<u8> },
     /// Replace `key` if its mod_revision is `expected`.
-    Update { key: String, value: Vec<u8>, expected: Revision },
+    Update {
+        key: String,
+        value: Vec<u8>,
+        expected: Revision,
+    },
     /// Delete `key`, if `expected` is set only at that mod_revision.
-    Delete { key: String, expected: Option<Revision> },
+    Delete {
+        key: String,
+        expected: Option<Revision>,
+    },
 }
 
 impl WriteOp {
     fn key(&self) -> &str {
         match self {
-            WriteOp::Create { key, .. } | WriteOp::Update { key, .. } | WriteOp::Delete { key, .. } => key,
+            WriteOp::Create { key, .. }
+            | WriteOp::Update { key, .. }
+            | WriteOp::Delete { key, .. } => key,
         }
     }
 }
@@ -82,7 +93,9 @@ struct Plan {
 impl Writer {
     /// Starts the writer thread. It runs until every sender is dropped.
     pub(crate) fn spawn(self) -> std::io::Result<std::thread::JoinHandle<()>> {
-        std::thread::Builder::new().name("orch-store-writer".into()).spawn(move || self.run())
+        std::thread::Builder::new()
+            .name("orch-store-writer".into())
+            .spawn(move || self.run())
     }
 
     fn run(mut self) {
@@ -152,24 +165,41 @@ impl Writer {
                 Ok((kind, kv, prev)) => {
                     revision += 1;
                     pending.insert(key.clone(), (kind == EventKind::Put).then(|| kv.clone()));
-                    events.push(Arc::new(Event { kind, key, kv, prev, unix_ms: now_ms }));
+                    events.push(Arc::new(Event {
+                        kind,
+                        key,
+                        kv,
+                        prev,
+                        unix_ms: now_ms,
+                    }));
                     outcomes.push(Ok(events.len() - 1));
                 }
                 Err(err) => outcomes.push(Err(err)),
             }
         }
         let prune = state.history.prunable(events.len(), now_ms, self.retention);
-        Plan { events, outcomes, prune }
+        Plan {
+            events,
+            outcomes,
+            prune,
+        }
     }
 
     /// Writes the batch and the pruning in one transaction and commits it
     /// durably. Returns how long the commit took.
-    fn persist(&self, events: &[Arc<Event>], prune: RangeInclusive<Revision>) -> Result<Duration, StoreError> {
+    fn persist(
+        &self,
+        events: &[Arc<Event>],
+        prune: RangeInclusive<Revision>,
+    ) -> Result<Duration, StoreError> {
         let mut txn = self.db.begin_write().map_err(backend("begin write"))?;
-        txn.set_durability(Durability::Immediate).map_err(backend("set durability"))?;
+        txn.set_durability(Durability::Immediate)
+            .map_err(backend("set durability"))?;
         {
             let mut kv = txn.open_table(KV).map_err(backend("open kv table"))?;
-            let mut history = txn.open_table(EVENTS).map_err(backend("open events table"))?;
+            let mut history = txn
+                .open_table(EVENTS)
+                .map_err(backend("open events table"))?;
             let mut meta = txn.open_table(META).map_err(backend("open meta table"))?;
             for event in events {
                 match event.kind {
@@ -189,10 +219,12 @@ impl Writer {
                 for revision in prune.clone() {
                     history.remove(revision).map_err(backend("prune event"))?;
                 }
-                meta.insert(META_COMPACTED, *prune.end()).map_err(backend("write compacted"))?;
+                meta.insert(META_COMPACTED, *prune.end())
+                    .map_err(backend("write compacted"))?;
             }
             if let Some(last) = events.last() {
-                meta.insert(META_REVISION, last.revision()).map_err(backend("write revision"))?;
+                meta.insert(META_REVISION, last.revision())
+                    .map_err(backend("write revision"))?;
             }
         }
         let start = Instant::now();
@@ -211,24 +243,52 @@ fn change(
     match (op, current) {
         (WriteOp::Create { key, .. }, Some(_)) => Err(StoreError::AlreadyExists(key)),
         (WriteOp::Create { value, .. }, None) => {
-            let kv = Entry { value: Bytes::from(value), create_revision: revision, mod_revision: revision };
+            let kv = Entry {
+                value: Bytes::from(value),
+                create_revision: revision,
+                mod_revision: revision,
+            };
             Ok((EventKind::Put, kv, None))
         }
-        (WriteOp::Update { key, .. } | WriteOp::Delete { key, .. }, None) => Err(StoreError::NotFound(key)),
-        (WriteOp::Update { key, value, expected }, Some(cur)) => {
+        (WriteOp::Update { key, .. } | WriteOp::Delete { key, .. }, None) => {
+            Err(StoreError::NotFound(key))
+        }
+        (
+            WriteOp::Update {
+                key,
+                value,
+                expected,
+            },
+            Some(cur),
+        ) => {
             if cur.mod_revision != expected {
-                return Err(StoreError::Conflict { key, expected, actual: cur.mod_revision });
+                return Err(StoreError::Conflict {
+                    key,
+                    expected,
+                    actual: cur.mod_revision,
+                });
             }
-            let kv = Entry { value: Bytes::from(value), create_revision: cur.create_revision, mod_revision: revision };
+            let kv = Entry {
+                value: Bytes::from(value),
+                create_revision: cur.create_revision,
+                mod_revision: revision,
+            };
             Ok((EventKind::Put, kv, Some(cur)))
         }
         (WriteOp::Delete { key, expected }, Some(cur)) => {
             if let Some(expected) = expected {
                 if cur.mod_revision != expected {
-                    return Err(StoreError::Conflict { key, expected, actual: cur.mod_revision });
+                    return Err(StoreError::Conflict {
+                        key,
+                        expected,
+                        actual: cur.mod_revision,
+                    });
                 }
             }
-            let kv = Entry { mod_revision: revision, ..cur.clone() };
+            let kv = Entry {
+                mod_revision: revision,
+                ..cur.clone()
+            };
             Ok((EventKind::Delete, kv, Some(cur)))
         }
     }
