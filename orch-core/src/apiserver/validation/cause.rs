@@ -106,13 +106,20 @@ impl Cause {
         Self::new(
             field,
             CauseReason::FieldValueNotSupported,
-            format!("Unsupported value: {value:?}: supported values: {}", list.join(", ")),
+            format!(
+                "Unsupported value: {value:?}: supported values: {}",
+                list.join(", ")
+            ),
         )
     }
 
     /// `FieldValueDuplicate` for the given (already rendered) value.
     pub fn duplicate(field: impl Into<String>, value: &str) -> Self {
-        Self::new(field, CauseReason::FieldValueDuplicate, format!("Duplicate value: {value}"))
+        Self::new(
+            field,
+            CauseReason::FieldValueDuplicate,
+            format!("Duplicate value: {value}"),
+        )
     }
 
     /// `FieldValueTooLong`: the value may hold at most `max` bytes or items.

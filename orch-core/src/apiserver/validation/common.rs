@@ -27,7 +27,13 @@ pub(super) fn check_enum<'a>(
 }
 
 /// Checks an optional integer field lies in `min..=max`; returns it.
-pub(super) fn check_range(v: Option<&Value>, path: &str, min: i64, max: i64, errs: &mut Vec<Cause>) -> Option<i64> {
+pub(super) fn check_range(
+    v: Option<&Value>,
+    path: &str,
+    min: i64,
+    max: i64,
+    errs: &mut Vec<Cause>,
+) -> Option<i64> {
     let n = json::int(v, path, errs)?;
     if n < min || n > max {
         let msg = if max == i64::MAX {
@@ -41,18 +47,31 @@ pub(super) fn check_range(v: Option<&Value>, path: &str, min: i64, max: i64, err
 }
 
 /// Checks an optional integer field is `>= 0`.
-pub(super) fn check_non_negative(v: Option<&Value>, path: &str, errs: &mut Vec<Cause>) -> Option<i64> {
+pub(super) fn check_non_negative(
+    v: Option<&Value>,
+    path: &str,
+    errs: &mut Vec<Cause>,
+) -> Option<i64> {
     check_range(v, path, 0, i64::MAX, errs)
 }
 
 /// Checks an optional port number lies in `min..=65535` (`min` is 1 for
 /// ports that must be set, 0 for optional ones such as `hostPort`).
-pub(super) fn check_port(v: Option<&Value>, path: &str, min: i64, errs: &mut Vec<Cause>) -> Option<i64> {
+pub(super) fn check_port(
+    v: Option<&Value>,
+    path: &str,
+    min: i64,
+    errs: &mut Vec<Cause>,
+) -> Option<i64> {
     check_range(v, path, min, 65535, errs)
 }
 
 /// Checks a required port number (`1..=65535`).
-pub(super) fn check_required_port(v: Option<&Value>, path: &str, errs: &mut Vec<Cause>) -> Option<i64> {
+pub(super) fn check_required_port(
+    v: Option<&Value>,
+    path: &str,
+    errs: &mut Vec<Cause>,
+) -> Option<i64> {
     if v.is_none() {
         errs.push(Cause::required(path));
     }
@@ -61,7 +80,11 @@ pub(super) fn check_required_port(v: Option<&Value>, path: &str, errs: &mut Vec<
 
 /// Checks an optional protocol (`TCP`, `UDP` or `SCTP`); returns it, or
 /// `TCP` when unset.
-pub(super) fn check_protocol<'a>(v: Option<&'a Value>, path: &str, errs: &mut Vec<Cause>) -> &'a str {
+pub(super) fn check_protocol<'a>(
+    v: Option<&'a Value>,
+    path: &str,
+    errs: &mut Vec<Cause>,
+) -> &'a str {
     check_enum(v, path, PROTOCOLS, errs).unwrap_or("TCP")
 }
 
@@ -95,7 +118,12 @@ pub(super) fn check_required_syntax<'a>(
 }
 
 /// Records a `FieldValueDuplicate` at `path` when `value` was already seen.
-pub(super) fn check_unique(seen: &mut HashSet<String>, value: &str, path: &str, errs: &mut Vec<Cause>) {
+pub(super) fn check_unique(
+    seen: &mut HashSet<String>,
+    value: &str,
+    path: &str,
+    errs: &mut Vec<Cause>,
+) {
     if !seen.insert(value.to_owned()) {
         errs.push(Cause::duplicate(path, &format!("{value:?}")));
     }

@@ -19,7 +19,10 @@ pub(super) fn validate_config_map(obj: &Value, errs: &mut Vec<Cause>) {
         check_key(k, "binaryData", errs);
         check_base64(v, &key("binaryData", k), errs);
         if data.iter().any(|(d, _)| d == k) {
-            errs.push(Cause::invalid(key("data", k), "duplicate of key present in binaryData"));
+            errs.push(Cause::invalid(
+                key("data", k),
+                "duplicate of key present in binaryData",
+            ));
         }
     }
 }

@@ -34,7 +34,12 @@ pub(super) fn apply_defaults(kind: Kind, obj: &mut Value) {
             }
         }
         Kind::EndpointSlice => for_each_object(obj, "ports", default_protocol),
-        Kind::Namespace | Kind::Node | Kind::Event | Kind::ConfigMap | Kind::Secret | Kind::Lease => {}
+        Kind::Namespace
+        | Kind::Node
+        | Kind::Event
+        | Kind::ConfigMap
+        | Kind::Secret
+        | Kind::Lease => {}
     }
 }
 
@@ -59,7 +64,10 @@ fn set_default(obj: &mut Object, key: &str, value: Value) {
 /// Applies `f` to every object element of the array `obj[key]`.
 fn for_each_object(obj: &mut Object, key: &str, f: fn(&mut Object)) {
     if let Some(items) = obj.get_mut(key).and_then(Value::as_array_mut) {
-        items.iter_mut().filter_map(Value::as_object_mut).for_each(f);
+        items
+            .iter_mut()
+            .filter_map(Value::as_object_mut)
+            .for_each(f);
     }
 }
 

@@ -22,7 +22,10 @@ pub(super) fn validate_endpoint_slice(obj: &Value, errs: &mut Vec<Cause>) {
     let address_type = check_enum(address_type, "addressType", ADDRESS_TYPES, errs);
 
     let endpoints = json::get(obj, "endpoints");
-    if endpoints.and_then(Value::as_array).is_some_and(|e| e.len() > MAX_ENDPOINTS) {
+    if endpoints
+        .and_then(Value::as_array)
+        .is_some_and(|e| e.len() > MAX_ENDPOINTS)
+    {
         errs.push(Cause::too_long("endpoints", MAX_ENDPOINTS, "items"));
     }
     for (path, endpoint) in json::objects(endpoints, "endpoints", errs) {
@@ -31,7 +34,11 @@ pub(super) fn validate_endpoint_slice(obj: &Value, errs: &mut Vec<Cause>) {
         if json::is_empty(addresses) {
             errs.push(Cause::required(&path));
         }
-        for (i, address) in json::array(addresses, &path, errs).unwrap_or_default().iter().enumerate() {
+        for (i, address) in json::array(addresses, &path, errs)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
             let apath = json::index(&path, i);
             if let Some(address) = json::string(Some(address), &apath, errs) {
                 check_address(address, address_type, &apath, errs);
@@ -43,7 +50,12 @@ pub(super) fn validate_endpoint_slice(obj: &Value, errs: &mut Vec<Cause>) {
         let port = Some(port);
         check_port(json::get(port, "port"), &child(&path, "port"), 0, errs);
         check_protocol(json::get(port, "protocol"), &child(&path, "protocol"), errs);
-        check_syntax(json::get(port, "name"), &child(&path, "name"), names::dns1123_label, errs);
+        check_syntax(
+            json::get(port, "name"),
+            &child(&path, "name"),
+            names::dns1123_label,
+            errs,
+        );
     }
 }
 

@@ -6,15 +6,21 @@ use super::cause::Cause;
 use super::Kind;
 
 /// Records causes for immutable fields that differ between `new` and `old`.
-pub(super) fn validate_immutable(kind: Option<Kind>, new: &Value, old: &Value, errs: &mut Vec<Cause>) {
+pub(super) fn validate_immutable(
+    kind: Option<Kind>,
+    new: &Value,
+    old: &Value,
+    errs: &mut Vec<Cause>,
+) {
     changed_string(new, old, "/metadata/name", "metadata.name", errs);
     changed_string(new, old, "/metadata/namespace", "metadata.namespace", errs);
     match kind {
         Some(Kind::Service) => changed_string(new, old, "/spec/clusterIP", "spec.clusterIP", errs),
-        Some(Kind::Deployment | Kind::ReplicaSet) => {
-            if normalized(new.pointer("/spec/selector")) != normalized(old.pointer("/spec/selector")) {
-                errs.push(Cause::immutable("spec.selector"));
-            }
+        Some(Kind::Deployment | Kind::ReplicaSet)
+            if normalized(new.pointer("/spec/selector"))
+                != normalized(old.pointer("/spec/selector")) =>
+        {
+            errs.push(Cause::immutable("spec.selector"));
         }
         Some(Kind::EndpointSlice) => changed_string(new, old, "/addressType", "addressType", errs),
         Some(Kind::Secret) => {
@@ -30,7 +36,9 @@ pub(super) fn validate_immutable(kind: Option<Kind>, new: &Value, old: &Value, e
 /// non-empty value.
 fn changed_string(new: &Value, old: &Value, pointer: &str, field: &str, errs: &mut Vec<Cause>) {
     fn get<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
-        v.pointer(pointer).and_then(Value::as_str).filter(|s| !s.is_empty())
+        v.pointer(pointer)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
     }
     if let (Some(n), Some(o)) = (get(new, pointer), get(old, pointer)) {
         if n != o {

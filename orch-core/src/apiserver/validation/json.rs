@@ -61,11 +61,18 @@ pub(super) fn type_error(path: &str, value: &Value, expected: &str) -> Cause {
         Value::Array(_) => Unexpected::Seq,
         Value::Object(_) => Unexpected::Map,
     };
-    Cause::invalid(path, format!("invalid type: {unexpected}, expected {expected}"))
+    Cause::invalid(
+        path,
+        format!("invalid type: {unexpected}, expected {expected}"),
+    )
 }
 
 /// The value as an object; records a cause if it has another type.
-pub(super) fn object<'a>(v: Option<&'a Value>, path: &str, errs: &mut Vec<Cause>) -> Option<&'a Object> {
+pub(super) fn object<'a>(
+    v: Option<&'a Value>,
+    path: &str,
+    errs: &mut Vec<Cause>,
+) -> Option<&'a Object> {
     match v? {
         Value::Object(o) => Some(o),
         other => {
@@ -75,8 +82,25 @@ pub(super) fn object<'a>(v: Option<&'a Value>, path: &str, errs: &mut Vec<Cause>
     }
 }
 
+/// Like [`object`], but `Err(())` when the value is present with another
+/// type, so that callers can skip checking its (meaningless) children.
+pub(super) fn optional_object<'a>(
+    v: Option<&'a Value>,
+    path: &str,
+    errs: &mut Vec<Cause>,
+) -> Result<Option<&'a Object>, ()> {
+    match (v, object(v, path, errs)) {
+        (Some(_), None) => Err(()),
+        (_, o) => Ok(o),
+    }
+}
+
 /// The value as an array; records a cause if it has another type.
-pub(super) fn array<'a>(v: Option<&'a Value>, path: &str, errs: &mut Vec<Cause>) -> Option<&'a [Value]> {
+pub(super) fn array<'a>(
+    v: Option<&'a Value>,
+    path: &str,
+    errs: &mut Vec<Cause>,
+) -> Option<&'a [Value]> {
     match v? {
         Value::Array(a) => Some(a),
         other => {
@@ -87,7 +111,11 @@ pub(super) fn array<'a>(v: Option<&'a Value>, path: &str, errs: &mut Vec<Cause>)
 }
 
 /// The value as a string; records a cause if it has another type.
-pub(super) fn string<'a>(v: Option<&'a Value>, path: &str, errs: &mut Vec<Cause>) -> Option<&'a str> {
+pub(super) fn string<'a>(
+    v: Option<&'a Value>,
+    path: &str,
+    errs: &mut Vec<Cause>,
+) -> Option<&'a str> {
     match v? {
         Value::String(s) => Some(s),
         other => {
@@ -112,7 +140,11 @@ pub(super) fn int(v: Option<&Value>, path: &str, errs: &mut Vec<Cause>) -> Optio
 
 /// The object elements of an optional array, each paired with its path
 /// `base[i]`; records a cause for each element that is not an object.
-pub(super) fn objects<'a>(v: Option<&'a Value>, base: &str, errs: &mut Vec<Cause>) -> Vec<(String, &'a Object)> {
+pub(super) fn objects<'a>(
+    v: Option<&'a Value>,
+    base: &str,
+    errs: &mut Vec<Cause>,
+) -> Vec<(String, &'a Object)> {
     let mut out = Vec::new();
     for (i, item) in array(v, base, errs).unwrap_or_default().iter().enumerate() {
         let path = index(base, i);
@@ -125,7 +157,11 @@ pub(super) fn objects<'a>(v: Option<&'a Value>, base: &str, errs: &mut Vec<Cause
 
 /// The entries of a `map[string]string` field whose values are strings;
 /// records a cause at `base[key]` for each non-string value.
-pub(super) fn string_map<'a>(v: Option<&'a Value>, base: &str, errs: &mut Vec<Cause>) -> Vec<(&'a str, &'a str)> {
+pub(super) fn string_map<'a>(
+    v: Option<&'a Value>,
+    base: &str,
+    errs: &mut Vec<Cause>,
+) -> Vec<(&'a str, &'a str)> {
     let Some(map) = object(v, base, errs) else {
         return Vec::new();
     };

@@ -9,12 +9,21 @@ use super::json;
 
 /// Validates a Lease's spec: positive `leaseDurationSeconds`.
 pub(super) fn validate_lease(obj: &Value, errs: &mut Vec<Cause>) {
-    let spec = json::object(json::get(obj.as_object(), "spec"), "spec", errs);
+    let Ok(spec) = json::optional_object(json::get(obj.as_object(), "spec"), "spec", errs) else {
+        return;
+    };
     let duration = json::get(spec, "leaseDurationSeconds");
     if json::int(duration, "spec.leaseDurationSeconds", errs).is_some_and(|d| d <= 0) {
-        errs.push(Cause::invalid("spec.leaseDurationSeconds", "must be greater than 0"));
+        errs.push(Cause::invalid(
+            "spec.leaseDurationSeconds",
+            "must be greater than 0",
+        ));
     }
-    check_non_negative(json::get(spec, "leaseTransitions"), "spec.leaseTransitions", errs);
+    check_non_negative(
+        json::get(spec, "leaseTransitions"),
+        "spec.leaseTransitions",
+        errs,
+    );
 }
 
 /// Validates an Event: `involvedObject` is required (an empty object counts

@@ -110,7 +110,10 @@ pub fn apply_defaults(kind: &str, obj: &mut Value) {
 /// Unknown kinds get the metadata checks only.
 pub fn validate(kind: &str, obj: &Value, namespaced: bool) -> Vec<Cause> {
     let kind = Kind::parse(kind);
-    let name_check = kind.map_or(names::dns1123_subdomain as meta::NameCheck, Kind::name_check);
+    let name_check = kind.map_or(
+        names::dns1123_subdomain as meta::NameCheck,
+        Kind::name_check,
+    );
     let mut errs = Vec::new();
     meta::validate_object_meta(obj, name_check, namespaced, &mut errs);
     if !obj.is_object() {

@@ -26,8 +26,11 @@ const CONFIG_KEY_MSG: &str = "a valid config key must consist of alphanumeric ch
 '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is \
 '[-._a-zA-Z0-9]+')";
 
-const NAME_PART_MSG_SHORT: &str = "must consist of alphanumeric characters, '-', '_' or '.', \
-and must start and end with an alphanumeric character";
+const QUALIFIED_NAME_MSG: &str = "a qualified name must consist of alphanumeric characters, \
+'-', '_' or '.', and must start and end with an alphanumeric character, with an optional DNS \
+subdomain prefix and '/' (e.g. 'example.com/MyName')";
+const ENV_VAR_MSG: &str = "a valid environment variable name must consist only of printable \
+ASCII characters other than '='";
 
 fn max_len(s: &str, max: usize) -> Option<String> {
     (s.len() > max).then(|| format!("must be no more than {max} characters"))
@@ -45,7 +48,11 @@ fn is_label_chars(s: &str) -> bool {
 }
 
 fn is_name_part_chars(s: &str) -> bool {
-    alnum_bounded(s, |c| c.is_ascii_alphanumeric() || "-_.".contains(c), |c| c.is_ascii_alphanumeric())
+    alnum_bounded(
+        s,
+        |c| c.is_ascii_alphanumeric() || "-_.".contains(c),
+        |c| c.is_ascii_alphanumeric(),
+    )
 }
 
 /// A DNS-1123 label: at most 63 characters of `[a-z0-9-]`, alphanumeric at
@@ -86,9 +93,7 @@ pub(super) fn qualified_name(s: &str) -> Vec<String> {
             return msgs;
         }
         _ => {
-            return vec![format!(
-                "a qualified name {NAME_PART_MSG_SHORT} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
-            )]
+            return vec![QUALIFIED_NAME_MSG.to_owned()];
         }
     };
     qualified_name_part(name)
@@ -123,8 +128,13 @@ pub(super) fn label_value(s: &str) -> Vec<String> {
 /// trailing or doubled hyphen.
 pub(super) fn iana_svc_name(s: &str) -> Vec<String> {
     let mut msgs: Vec<String> = max_len(s, 15).into_iter().collect();
-    if !s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
-        msgs.push("must contain only alphanumeric characters (a-z, 0-9), and hyphens (-)".to_owned());
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        msgs.push(
+            "must contain only alphanumeric characters (a-z, 0-9), and hyphens (-)".to_owned(),
+        );
     }
     if s.contains("--") {
         msgs.push("must not contain consecutive hyphens".to_owned());
@@ -144,7 +154,7 @@ pub(super) fn env_var_name(s: &str) -> Vec<String> {
     if s.chars().all(|c| (' '..='~').contains(&c) && c != '=') {
         Vec::new()
     } else {
-        vec!["a valid environment variable name must consist only of printable ASCII characters other than '='".to_owned()]
+        vec![ENV_VAR_MSG.to_owned()]
     }
 }
 
@@ -152,7 +162,11 @@ pub(super) fn env_var_name(s: &str) -> Vec<String> {
 /// `[-._a-zA-Z0-9]`, not `.`, `..` or starting with `..`.
 pub(super) fn config_key(s: &str) -> Vec<String> {
     let mut msgs: Vec<String> = max_len(s, SUBDOMAIN_MAX).into_iter().collect();
-    if s.is_empty() || !s.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c)) {
+    if s.is_empty()
+        || !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
+    {
         msgs.push(CONFIG_KEY_MSG.to_owned());
     }
     if s == "." {

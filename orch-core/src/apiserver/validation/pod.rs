@@ -7,12 +7,15 @@ use serde_json::Value;
 
 use super::cause::Cause;
 use super::common::{
-    check_enum, check_port, check_protocol, check_required_port, check_required_syntax, check_syntax,
-    check_unique,
+    check_enum, check_port, check_protocol, check_required_port, check_required_syntax,
+    check_syntax, check_unique,
 };
 use super::json::{self, child, key, Object};
 use super::names;
 use super::quantity;
+
+const QUANTITY_MSG: &str = "quantities must match the regular expression \
+'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
 
 /// Restart policies a pod may have.
 const RESTART_POLICIES: &[&str] = &["Always", "OnFailure", "Never"];
@@ -20,8 +23,15 @@ const RESTART_POLICIES: &[&str] = &["Always", "OnFailure", "Never"];
 /// Validates a pod spec found at `path` (`spec` for a Pod,
 /// `spec.template.spec` for a template). Pod templates of workloads must
 /// use `restartPolicy: Always`.
-pub(super) fn validate_pod_spec(spec: Option<&Value>, path: &str, template: bool, errs: &mut Vec<Cause>) {
-    let spec = json::object(spec, path, errs);
+pub(super) fn validate_pod_spec(
+    spec: Option<&Value>,
+    path: &str,
+    template: bool,
+    errs: &mut Vec<Cause>,
+) {
+    let Ok(spec) = json::optional_object(spec, path, errs) else {
+        return;
+    };
     let mut container_names = HashSet::new();
 
     let init_path = child(path, "initContainers");
@@ -38,8 +48,17 @@ pub(super) fn validate_pod_spec(spec: Option<&Value>, path: &str, template: bool
         validate_container(c, &cpath, &mut container_names, errs);
     }
 
-    let allowed = if template { &["Always"][..] } else { RESTART_POLICIES };
-    check_enum(json::get(spec, "restartPolicy"), &child(path, "restartPolicy"), allowed, errs);
+    let allowed = if template {
+        &["Always"][..]
+    } else {
+        RESTART_POLICIES
+    };
+    check_enum(
+        json::get(spec, "restartPolicy"),
+        &child(path, "restartPolicy"),
+        allowed,
+        errs,
+    );
 }
 
 /// Validates one container; `seen` holds the container names of the pod so
@@ -62,11 +81,22 @@ fn validate_container_ports(ports: Option<&Value>, path: &str, errs: &mut Vec<Ca
     let mut port_names = HashSet::new();
     for (ppath, p) in json::objects(ports, path, errs) {
         let p = Some(p);
-        check_required_port(json::get(p, "containerPort"), &child(&ppath, "containerPort"), errs);
-        check_port(json::get(p, "hostPort"), &child(&ppath, "hostPort"), 0, errs);
+        check_required_port(
+            json::get(p, "containerPort"),
+            &child(&ppath, "containerPort"),
+            errs,
+        );
+        check_port(
+            json::get(p, "hostPort"),
+            &child(&ppath, "hostPort"),
+            0,
+            errs,
+        );
         check_protocol(json::get(p, "protocol"), &child(&ppath, "protocol"), errs);
         let name_path = child(&ppath, "name");
-        if let Some(name) = check_syntax(json::get(p, "name"), &name_path, names::iana_svc_name, errs) {
+        if let Some(name) =
+            check_syntax(json::get(p, "name"), &name_path, names::iana_svc_name, errs)
+        {
             if !name.is_empty() {
                 check_unique(&mut port_names, name, &name_path, errs);
             }
@@ -76,7 +106,12 @@ fn validate_container_ports(ports: Option<&Value>, path: &str, errs: &mut Vec<Ca
 
 fn validate_env(env: Option<&Value>, path: &str, errs: &mut Vec<Cause>) {
     for (epath, e) in json::objects(env, path, errs) {
-        check_required_syntax(json::get(Some(e), "name"), &child(&epath, "name"), names::env_var_name, errs);
+        check_required_syntax(
+            json::get(Some(e), "name"),
+            &child(&epath, "name"),
+            names::env_var_name,
+            errs,
+        );
     }
 }
 
@@ -104,11 +139,10 @@ fn validate_quantity(q: &Value, path: &str, errs: &mut Vec<Cause>) {
         }
     };
     match parsed {
-        None => errs.push(Cause::invalid(
-            path,
-            "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
-        )),
-        Some(q) if q.negative => errs.push(Cause::invalid(path, "must be greater than or equal to 0")),
+        None => errs.push(Cause::invalid(path, QUANTITY_MSG)),
+        Some(q) if q.negative => {
+            errs.push(Cause::invalid(path, "must be greater than or equal to 0"))
+        }
         Some(_) => {}
     }
 }

@@ -21,7 +21,9 @@ pub(super) fn parse(s: &str) -> Option<Quantity> {
         Some(rest) => (true, rest),
         None => (false, s.strip_prefix('+').unwrap_or(s)),
     };
-    let num_len = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
+    let num_len = rest
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(rest.len());
     let (number, suffix) = rest.split_at(num_len);
     let digits = number.chars().filter(char::is_ascii_digit).count();
     if digits == 0 || number.matches('.').count() > 1 {
@@ -51,7 +53,10 @@ mod tests {
 
     #[test]
     fn accepts_valid_quantities() {
-        for q in ["1", "0", "500m", "1.5Gi", "2Ki", ".5", "1.", "+3k", "1e3", "1E-2", "1E", "100n", "7u", "-0"] {
+        for q in [
+            "1", "0", "500m", "1.5Gi", "2Ki", ".5", "1.", "+3k", "1e3", "1E-2", "1E", "100n", "7u",
+            "-0",
+        ] {
             assert_eq!(parse(q).map(|q| q.negative), Some(false), "{q}");
         }
         assert_eq!(parse("-1").map(|q| q.negative), Some(true));
@@ -59,7 +64,10 @@ mod tests {
 
     #[test]
     fn rejects_malformed_quantities() {
-        for q in ["", "abc", "1..2", "1KB", "1K", "1e", "e3", "1 Gi", "Gi", ".", "1.2.3", "--1", "1mi", "1e+"] {
+        for q in [
+            "", "abc", "1..2", "1KB", "1K", "1e", "e3", "1 Gi", "Gi", ".", "1.2.3", "--1", "1mi",
+            "1e+",
+        ] {
             assert_eq!(parse(q), None, "{q}");
         }
     }

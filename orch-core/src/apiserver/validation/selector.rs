@@ -35,7 +35,10 @@ impl Selector<'_> {
 
     /// Whether `labels` satisfy every term of the selector.
     pub(super) fn matches(&self, labels: &BTreeMap<&str, &str>) -> bool {
-        let labels_ok = self.match_labels.iter().all(|(k, v)| labels.get(k) == Some(v));
+        let labels_ok = self
+            .match_labels
+            .iter()
+            .all(|(k, v)| labels.get(k) == Some(v));
         labels_ok
             && self.requirements.iter().all(|r| {
                 let value = labels.get(r.key);
@@ -51,10 +54,18 @@ impl Selector<'_> {
 
 /// Validates a label selector at `path`; returns it only when it is
 /// entirely valid (so that matching is well defined).
-pub(super) fn validate_label_selector<'a>(v: &'a Value, path: &str, errs: &mut Vec<Cause>) -> Option<Selector<'a>> {
+pub(super) fn validate_label_selector<'a>(
+    v: &'a Value,
+    path: &str,
+    errs: &mut Vec<Cause>,
+) -> Option<Selector<'a>> {
     let before = errs.len();
     let obj = Some(json::object(Some(v), path, errs)?);
-    let match_labels = meta::validate_labels(json::get(obj, "matchLabels"), &child(path, "matchLabels"), errs);
+    let match_labels = meta::validate_labels(
+        json::get(obj, "matchLabels"),
+        &child(path, "matchLabels"),
+        errs,
+    );
     let exprs_path = child(path, "matchExpressions");
     let requirements = json::objects(json::get(obj, "matchExpressions"), &exprs_path, errs)
         .into_iter()
@@ -66,9 +77,18 @@ pub(super) fn validate_label_selector<'a>(v: &'a Value, path: &str, errs: &mut V
     })
 }
 
-fn validate_requirement<'a>(e: &'a json::Object, path: &str, errs: &mut Vec<Cause>) -> Option<Requirement<'a>> {
+fn validate_requirement<'a>(
+    e: &'a json::Object,
+    path: &str,
+    errs: &mut Vec<Cause>,
+) -> Option<Requirement<'a>> {
     let e = Some(e);
-    let key = check_required_syntax(json::get(e, "key"), &child(path, "key"), names::qualified_name, errs);
+    let key = check_required_syntax(
+        json::get(e, "key"),
+        &child(path, "key"),
+        names::qualified_name,
+        errs,
+    );
     let op_path = child(path, "operator");
     let operator = check_enum(json::get(e, "operator"), &op_path, OPERATORS, errs);
     if operator.is_none() && json::get(e, "operator").is_none() {
@@ -77,7 +97,11 @@ fn validate_requirement<'a>(e: &'a json::Object, path: &str, errs: &mut Vec<Caus
 
     let values_path = child(path, "values");
     let mut values = Vec::new();
-    for (i, v) in json::array(json::get(e, "values"), &values_path, errs).unwrap_or_default().iter().enumerate() {
+    for (i, v) in json::array(json::get(e, "values"), &values_path, errs)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
         let vpath = json::index(&values_path, i);
         if let Some(v) = json::string(Some(v), &vpath, errs) {
             push_invalid(errs, &vpath, names::label_value(v));

@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use super::cause::Cause;
 use super::common::{
-    check_enum, check_ip, check_port, check_protocol, check_required_port, check_required_syntax, check_syntax,
-    check_unique,
+    check_enum, check_ip, check_port, check_protocol, check_required_port, check_required_syntax,
+    check_syntax, check_unique,
 };
 use super::json::{self, child, push_invalid, Object};
 use super::names;
@@ -17,9 +17,17 @@ const SESSION_AFFINITIES: &[&str] = &["None", "ClientIP"];
 
 /// Validates a Service's spec.
 pub(super) fn validate_service(obj: &Value, errs: &mut Vec<Cause>) {
-    let spec = json::object(json::get(obj.as_object(), "spec"), "spec", errs);
-    let ty = check_enum(json::get(spec, "type"), "spec.type", SERVICE_TYPES, errs).unwrap_or("ClusterIP");
-    check_enum(json::get(spec, "sessionAffinity"), "spec.sessionAffinity", SESSION_AFFINITIES, errs);
+    let Ok(spec) = json::optional_object(json::get(obj.as_object(), "spec"), "spec", errs) else {
+        return;
+    };
+    let ty = check_enum(json::get(spec, "type"), "spec.type", SERVICE_TYPES, errs)
+        .unwrap_or("ClusterIP");
+    check_enum(
+        json::get(spec, "sessionAffinity"),
+        "spec.sessionAffinity",
+        SESSION_AFFINITIES,
+        errs,
+    );
 
     let cluster_ip = json::string(json::get(spec, "clusterIP"), "spec.clusterIP", errs);
     if let Some(ip) = cluster_ip {
@@ -35,7 +43,12 @@ pub(super) fn validate_service(obj: &Value, errs: &mut Vec<Cause>) {
     }
 
     if ty == "ExternalName" {
-        check_required_syntax(json::get(spec, "externalName"), "spec.externalName", external_name, errs);
+        check_required_syntax(
+            json::get(spec, "externalName"),
+            "spec.externalName",
+            external_name,
+            errs,
+        );
     }
 
     let ports = json::get(spec, "ports");
@@ -60,13 +73,22 @@ fn external_name(s: &str) -> Vec<String> {
 
 fn validate_service_ports(ports: Option<&Value>, errs: &mut Vec<Cause>) {
     let ports = json::objects(ports, "spec.ports", errs);
-    let check_name = if ports.len() > 1 { check_required_syntax } else { check_syntax };
+    let check_name = if ports.len() > 1 {
+        check_required_syntax
+    } else {
+        check_syntax
+    };
     let mut names_seen = HashSet::new();
     let mut keys_seen = HashSet::new();
     for (path, port) in &ports {
         let port = Some(*port);
         let name_path = child(path, "name");
-        let name = check_name(json::get(port, "name"), &name_path, names::dns1123_label, errs);
+        let name = check_name(
+            json::get(port, "name"),
+            &name_path,
+            names::dns1123_label,
+            errs,
+        );
         if let Some(name) = name.filter(|n| !n.is_empty()) {
             check_unique(&mut names_seen, name, &name_path, errs);
         }

@@ -2,6 +2,7 @@
 //! reported with the path of the offending field.
 
 use k8s_openapi::api::{apps, coordination, core, discovery};
+use k8s_openapi::Resource;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -25,7 +26,17 @@ pub(super) fn decode_check(kind: Kind, obj: &Value) -> Result<(), Vec<Cause>> {
     }
 }
 
-fn decode<T: DeserializeOwned>(obj: &Value) -> Result<(), Vec<Cause>> {
+fn decode<T: DeserializeOwned + Resource>(obj: &Value) -> Result<(), Vec<Cause>> {
+    // The typed deserializers reject a mismatched apiVersion / kind without
+    // a field path; report those here with their field.
+    for (field, expected) in [("apiVersion", T::API_VERSION), ("kind", T::KIND)] {
+        if let Some(Value::String(found)) = obj.get(field) {
+            if found != expected {
+                let message = format!("invalid value: string {found:?}, expected {expected}");
+                return Err(vec![Cause::invalid(field, message)]);
+            }
+        }
+    }
     match serde_path_to_error::deserialize::<_, T>(obj) {
         Ok(_) => Ok(()),
         Err(e) => {
