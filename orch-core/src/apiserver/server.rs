@@ -32,6 +32,8 @@ pub struct ServerConfig {
     pub service_cidr: Cidr,
     /// BOOKMARK interval for watches.
     pub bookmark_interval: Duration,
+    /// Store options (watch history window).
+    pub store: EmbeddedOptions,
 }
 
 /// A started server.
@@ -57,7 +59,7 @@ impl RunningServer {
 /// and the join token, creates the boot objects and starts listening.
 pub async fn start(cfg: &ServerConfig) -> anyhow::Result<RunningServer> {
     std::fs::create_dir_all(&cfg.data_dir)?;
-    let store = EmbeddedStore::open(&cfg.data_dir.join("store.redb"), EmbeddedOptions::default())?;
+    let store = EmbeddedStore::open_dir(&cfg.data_dir, cfg.store.clone())?;
     let metrics = ApiMetrics::new();
     metrics.with_registry(|r| store.register_metrics(r));
     let store: Arc<dyn Store> = Arc::new(store);

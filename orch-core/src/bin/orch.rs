@@ -3,6 +3,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use orch_core::store::embedded::EmbeddedOptions;
 use orch_core::apiserver::{
     ipalloc::Cidr,
     server::{self, ServerConfig},
@@ -38,6 +39,12 @@ struct ServerArgs {
     /// Seconds between watch BOOKMARK events.
     #[arg(long, default_value_t = 60)]
     bookmark_interval_seconds: u64,
+    /// Seconds of watch history kept (watchers older than this re-list).
+    #[arg(long, default_value_t = 300)]
+    watch_history_seconds: u64,
+    /// Events of watch history always kept, whatever their age.
+    #[arg(long, default_value_t = 10_000)]
+    watch_history_min_events: usize,
 }
 
 #[tokio::main]
@@ -58,6 +65,11 @@ async fn run_server(a: ServerArgs) -> Result<()> {
         advertise: a.advertise_address,
         service_cidr,
         bookmark_interval: Duration::from_secs(a.bookmark_interval_seconds.max(1)),
+        store: EmbeddedOptions {
+            history: Duration::from_secs(a.watch_history_seconds),
+            min_history_events: a.watch_history_min_events,
+            ..EmbeddedOptions::default()
+        },
     };
     let running = server::start(&cfg).await.context("starting the API server")?;
     let join = std::fs::read_to_string(a.data_dir.join("join-token")).unwrap_or_default();

@@ -17,7 +17,11 @@ pub(crate) enum ListKind {
 /// Kinds whose objects carry a pod template, with the path to it.
 fn template_path(kind: &str) -> Option<&'static [&'static str]> {
     match kind {
-        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job"
+        "Deployment"
+        | "ReplicaSet"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "Job"
         | "ReplicationController" => Some(&["spec", "template"]),
         "CronJob" => Some(&["spec", "jobTemplate", "spec", "template"]),
         "PodTemplate" => Some(&["template"]),
@@ -45,7 +49,10 @@ fn metadata_list(kind: &str, path: &[&str]) -> Option<ListKind> {
 }
 
 fn is_container_list(field: &str) -> bool {
-    matches!(field, "containers" | "initContainers" | "ephemeralContainers")
+    matches!(
+        field,
+        "containers" | "initContainers" | "ephemeralContainers"
+    )
 }
 
 /// Lists of a `PodSpec`: a Pod's `spec` or a template's `spec`.
@@ -75,8 +82,16 @@ fn kind_list(kind: &str, path: &[&str]) -> Option<ListKind> {
     let by = ListKind::MergeByKey;
     match (kind, path) {
         (
-            "Pod" | "Node" | "Namespace" | "Service" | "Deployment" | "ReplicaSet" | "StatefulSet"
-            | "DaemonSet" | "Job" | "ReplicationController",
+            "Pod"
+            | "Node"
+            | "Namespace"
+            | "Service"
+            | "Deployment"
+            | "ReplicaSet"
+            | "StatefulSet"
+            | "DaemonSet"
+            | "Job"
+            | "ReplicationController",
             ["status", "conditions"],
         ) => Some(by("type")),
         ("Pod", ["status", "podIPs" | "hostIPs"]) => Some(by("ip")),
@@ -110,14 +125,32 @@ mod tests {
     #[test]
     fn pod_spec_lists() {
         assert_eq!(lk("Pod", "spec.containers"), ListKind::MergeByKey("name"));
-        assert_eq!(lk("Pod", "spec.initContainers.env"), ListKind::MergeByKey("name"));
-        assert_eq!(lk("Pod", "spec.containers.ports"), ListKind::MergeByKey("containerPort"));
-        assert_eq!(lk("Pod", "spec.containers.volumeMounts"), ListKind::MergeByKey("mountPath"));
-        assert_eq!(lk("Pod", "spec.ephemeralContainers"), ListKind::MergeByKey("name"));
+        assert_eq!(
+            lk("Pod", "spec.initContainers.env"),
+            ListKind::MergeByKey("name")
+        );
+        assert_eq!(
+            lk("Pod", "spec.containers.ports"),
+            ListKind::MergeByKey("containerPort")
+        );
+        assert_eq!(
+            lk("Pod", "spec.containers.volumeMounts"),
+            ListKind::MergeByKey("mountPath")
+        );
+        assert_eq!(
+            lk("Pod", "spec.ephemeralContainers"),
+            ListKind::MergeByKey("name")
+        );
         assert_eq!(lk("Pod", "spec.volumes"), ListKind::MergeByKey("name"));
-        assert_eq!(lk("Pod", "spec.imagePullSecrets"), ListKind::MergeByKey("name"));
+        assert_eq!(
+            lk("Pod", "spec.imagePullSecrets"),
+            ListKind::MergeByKey("name")
+        );
         assert_eq!(lk("Pod", "spec.hostAliases"), ListKind::MergeByKey("ip"));
-        assert_eq!(lk("Pod", "spec.topologySpreadConstraints"), ListKind::MergeByKey("topologyKey"));
+        assert_eq!(
+            lk("Pod", "spec.topologySpreadConstraints"),
+            ListKind::MergeByKey("topologyKey")
+        );
         assert_eq!(lk("Pod", "spec.tolerations"), ListKind::Replace);
         assert_eq!(lk("Pod", "spec.containers.args"), ListKind::Replace);
     }
@@ -125,16 +158,37 @@ mod tests {
     #[test]
     fn templates_and_metadata() {
         for kind in ["Deployment", "ReplicaSet"] {
-            assert_eq!(lk(kind, "spec.template.spec.containers"), ListKind::MergeByKey("name"));
-            assert_eq!(lk(kind, "spec.template.spec.containers.env"), ListKind::MergeByKey("name"));
-            assert_eq!(lk(kind, "spec.template.spec.volumes"), ListKind::MergeByKey("name"));
-            assert_eq!(lk(kind, "spec.template.metadata.finalizers"), ListKind::MergePrimitives);
+            assert_eq!(
+                lk(kind, "spec.template.spec.containers"),
+                ListKind::MergeByKey("name")
+            );
+            assert_eq!(
+                lk(kind, "spec.template.spec.containers.env"),
+                ListKind::MergeByKey("name")
+            );
+            assert_eq!(
+                lk(kind, "spec.template.spec.volumes"),
+                ListKind::MergeByKey("name")
+            );
+            assert_eq!(
+                lk(kind, "spec.template.metadata.finalizers"),
+                ListKind::MergePrimitives
+            );
             assert_eq!(lk(kind, "spec.containers"), ListKind::Replace);
             assert_eq!(lk(kind, "status.conditions"), ListKind::MergeByKey("type"));
         }
-        assert_eq!(lk("Pod", "spec.template.spec.containers"), ListKind::Replace);
-        assert_eq!(lk("ConfigMap", "metadata.ownerReferences"), ListKind::MergeByKey("uid"));
-        assert_eq!(lk("Lease", "metadata.finalizers"), ListKind::MergePrimitives);
+        assert_eq!(
+            lk("Pod", "spec.template.spec.containers"),
+            ListKind::Replace
+        );
+        assert_eq!(
+            lk("ConfigMap", "metadata.ownerReferences"),
+            ListKind::MergeByKey("uid")
+        );
+        assert_eq!(
+            lk("Lease", "metadata.finalizers"),
+            ListKind::MergePrimitives
+        );
         assert_eq!(lk("Event", "metadata.managedFields"), ListKind::Replace);
     }
 
@@ -142,7 +196,10 @@ mod tests {
     fn kind_specific_lists() {
         assert_eq!(lk("Service", "spec.ports"), ListKind::MergeByKey("port"));
         assert_eq!(lk("Node", "status.addresses"), ListKind::MergeByKey("type"));
-        assert_eq!(lk("Node", "status.conditions"), ListKind::MergeByKey("type"));
+        assert_eq!(
+            lk("Node", "status.conditions"),
+            ListKind::MergeByKey("type")
+        );
         assert_eq!(lk("Pod", "status.conditions"), ListKind::MergeByKey("type"));
         assert_eq!(lk("EndpointSlice", "endpoints"), ListKind::Replace);
         assert_eq!(lk("Secret", "status.conditions"), ListKind::Replace);

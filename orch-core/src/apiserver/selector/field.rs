@@ -76,7 +76,10 @@ fn split_term(term: &str) -> Option<(&str, FieldOperator, &str)> {
 
 /// Undoes `\\`, `\,` and `\=` escapes; unescaped `,`/`=` are errors.
 fn unescape(term: &str, value: &str) -> Result<String, SelectorError> {
-    let err = |reason: String| SelectorError::InvalidFieldTerm { term: term.to_owned(), reason };
+    let err = |reason: String| SelectorError::InvalidFieldTerm {
+        term: term.to_owned(),
+        reason,
+    };
     let mut out = String::with_capacity(value.len());
     let mut chars = value.chars();
     while let Some(c) = chars.next() {
@@ -148,7 +151,11 @@ impl FieldSelector {
                 });
             }
             let value = unescape(term, value.trim())?;
-            requirements.push(FieldRequirement { field: field.to_owned(), operator, value });
+            requirements.push(FieldRequirement {
+                field: field.to_owned(),
+                operator,
+                value,
+            });
         }
         Ok(FieldSelector { requirements })
     }
@@ -176,8 +183,14 @@ impl FieldSelector {
     /// Rejects fields not in `allowed`, with Kubernetes' message
     /// `field label not supported: <field>`.
     pub fn validate_fields(&self, allowed: &[&str]) -> Result<(), SelectorError> {
-        match self.requirements.iter().find(|r| !allowed.contains(&r.field.as_str())) {
-            Some(r) => Err(SelectorError::UnsupportedField { field: r.field.clone() }),
+        match self
+            .requirements
+            .iter()
+            .find(|r| !allowed.contains(&r.field.as_str()))
+        {
+            Some(r) => Err(SelectorError::UnsupportedField {
+                field: r.field.clone(),
+            }),
             None => Ok(()),
         }
     }

@@ -15,7 +15,11 @@ fn pod() -> serde_json::Value {
 #[test]
 fn parses_operators() {
     let s = FieldSelector::parse("metadata.name=a,spec.nodeName==b,status.phase!=c").unwrap();
-    let ops: Vec<_> = s.requirements().iter().map(|r| (r.field.as_str(), r.operator)).collect();
+    let ops: Vec<_> = s
+        .requirements()
+        .iter()
+        .map(|r| (r.field.as_str(), r.operator))
+        .collect();
     assert_eq!(
         ops,
         [
@@ -48,7 +52,9 @@ fn matches_dotted_paths() {
     assert!(m("spec.hostNetwork=false"));
     assert!(m("spec.priority=5"));
     let event = json!({"involvedObject": {"name": "web-1", "kind": "Pod"}});
-    assert!(FieldSelector::parse("involvedObject.name=web-1").unwrap().matches(&event));
+    assert!(FieldSelector::parse("involvedObject.name=web-1")
+        .unwrap()
+        .matches(&event));
 }
 
 #[test]
@@ -57,8 +63,12 @@ fn missing_field_is_empty_string() {
     let s = FieldSelector::parse("spec.nodeName=").unwrap();
     assert!(s.matches(&unscheduled));
     assert!(!s.matches(&pod()));
-    assert!(FieldSelector::parse("spec.nodeName!=").unwrap().matches(&pod()));
-    assert!(FieldSelector::parse("status.nope!=x").unwrap().matches(&pod()));
+    assert!(FieldSelector::parse("spec.nodeName!=")
+        .unwrap()
+        .matches(&pod()));
+    assert!(FieldSelector::parse("status.nope!=x")
+        .unwrap()
+        .matches(&pod()));
 }
 
 #[test]
@@ -91,7 +101,9 @@ fn parse_errors_name_the_term() {
 #[test]
 fn validate_fields_like_kubernetes() {
     let s = FieldSelector::parse("metadata.name=a,spec.foo=b").unwrap();
-    let err = s.validate_fields(&["metadata.name", "metadata.namespace"]).unwrap_err();
+    let err = s
+        .validate_fields(&["metadata.name", "metadata.namespace"])
+        .unwrap_err();
     assert_eq!(err.to_string(), "field label not supported: spec.foo");
     assert!(s.validate_fields(&["metadata.name", "spec.foo"]).is_ok());
     assert!(FieldSelector::default().validate_fields(&[]).is_ok());

@@ -8,7 +8,10 @@ use serde_json::json;
 use super::{LabelSelector, Operator, SelectorError};
 
 fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn sel(s: &str) -> LabelSelector {
@@ -59,7 +62,10 @@ fn exists_and_does_not_exist() {
     assert!(sel("!b").matches(&l));
     assert!(!sel("!a").matches(&l));
     assert!(sel("a,!b").matches(&l));
-    assert_eq!(sel("!a").requirements()[0].operator(), Operator::DoesNotExist);
+    assert_eq!(
+        sel("!a").requirements()[0].operator(),
+        Operator::DoesNotExist
+    );
     assert_eq!(sel("a").requirements()[0].operator(), Operator::Exists);
 }
 
@@ -136,7 +142,13 @@ fn invalid_keys_are_rejected() {
 #[test]
 fn invalid_values_are_rejected() {
     let long = "v".repeat(64);
-    for bad in ["a=-x", "a=x-", "a in (ok,b@d)", "a!=x y", &format!("a={long}")] {
+    for bad in [
+        "a=-x",
+        "a=x-",
+        "a in (ok,b@d)",
+        "a!=x y",
+        &format!("a={long}"),
+    ] {
         assert!(LabelSelector::parse(bad).is_err(), "{bad:?}");
     }
     assert!(matches!(
@@ -162,7 +174,14 @@ fn syntax_errors_name_term_and_expectation() {
     for (input, term, expected) in cases {
         match LabelSelector::parse(input) {
             Err(e @ SelectorError::Syntax { .. }) => {
-                let SelectorError::Syntax { term: t, expected: x, .. } = &e else { unreachable!() };
+                let SelectorError::Syntax {
+                    term: t,
+                    expected: x,
+                    ..
+                } = &e
+                else {
+                    unreachable!()
+                };
                 assert_eq!(t, term, "{input:?}: {e}");
                 assert!(x.contains(expected), "{input:?}: {e}");
                 assert!(e.to_string().contains(term));
@@ -182,7 +201,17 @@ fn set_requirement_needs_values() {
 
 #[test]
 fn display_round_trips() {
-    for s in ["a=b", "a!=b", "a in (x,y)", "a notin ()", "a", "!a", "a>3", "a=", "a in (,x)"] {
+    for s in [
+        "a=b",
+        "a!=b",
+        "a in (x,y)",
+        "a notin ()",
+        "a",
+        "!a",
+        "a>3",
+        "a=",
+        "a in (,x)",
+    ] {
         let parsed = sel(s);
         assert_eq!(sel(&parsed.to_string()), parsed, "{s:?}");
     }
@@ -194,7 +223,10 @@ fn matches_object_reads_metadata_labels() {
     let obj = json!({"metadata": {"name": "p", "labels": {"app": "web", "n": 3}}});
     assert!(sel("app=web").matches_object(&obj));
     assert!(!sel("app=db").matches_object(&obj));
-    assert!(!sel("n").matches_object(&obj), "non-string labels count as absent");
+    assert!(
+        !sel("n").matches_object(&obj),
+        "non-string labels count as absent"
+    );
     assert!(sel("!x").matches_object(&json!({"metadata": {}})));
     assert!(sel("").matches_object(&json!({})));
 }
@@ -214,16 +246,23 @@ fn structured_selector() {
     assert_eq!(s.requirements().len(), 5);
     assert!(s.matches(&labels(&[("app", "web"), ("env", "prod"), ("track", "x")])));
     assert!(!s.matches(&labels(&[("app", "web"), ("env", "prod")])));
-    assert!(!s.matches(&labels(&[("app", "web"), ("env", "prod"), ("track", "x"), ("legacy", "")])));
+    assert!(!s.matches(&labels(&[
+        ("app", "web"),
+        ("env", "prod"),
+        ("track", "x"),
+        ("legacy", "")
+    ])));
 }
 
 #[test]
 fn structured_selector_edge_cases() {
     let all = labels(&[("a", "b")]);
     assert!(LabelSelector::from_k8s(&json!({})).unwrap().matches(&all));
-    assert!(LabelSelector::from_k8s(&json!({"matchLabels": {}, "matchExpressions": []}))
-        .unwrap()
-        .is_empty());
+    assert!(
+        LabelSelector::from_k8s(&json!({"matchLabels": {}, "matchExpressions": []}))
+            .unwrap()
+            .is_empty()
+    );
     let none = LabelSelector::from_k8s(&json!(null)).unwrap();
     assert!(none.is_nothing() && !none.is_empty());
     assert!(!none.matches(&all));
@@ -247,6 +286,8 @@ fn map_selector() {
     let s = LabelSelector::from_map(map.as_object().unwrap()).unwrap();
     assert!(s.matches(&labels(&[("app", "web"), ("tier", "fe"), ("x", "y")])));
     assert!(!s.matches(&labels(&[("app", "web")])));
-    assert!(LabelSelector::from_map(&serde_json::Map::new()).unwrap().is_empty());
+    assert!(LabelSelector::from_map(&serde_json::Map::new())
+        .unwrap()
+        .is_empty());
     assert!(LabelSelector::from_map(json!({"a": 1}).as_object().unwrap()).is_err());
 }

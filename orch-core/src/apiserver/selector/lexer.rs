@@ -102,8 +102,14 @@ pub(crate) fn tokenize(input: &str) -> Vec<Token> {
             }
             chars.next();
         }
-        out.push(Token { tok: Tok::Ident(input[start..end].to_owned()), start });
+        out.push(Token {
+            tok: Tok::Ident(input[start..end].to_owned()),
+            start,
+        });
     }
-    out.push(Token { tok: Tok::End, start: input.len() });
+    out.push(Token {
+        tok: Tok::End,
+        start: input.len(),
+    });
     out
 }

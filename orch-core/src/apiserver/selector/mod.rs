@@ -7,6 +7,7 @@ mod error;
 mod field;
 mod label;
 mod lexer;
+mod parser;
 mod structured;
 mod validate;
 

@@ -8,10 +8,17 @@ use super::label::{LabelSelector, Operator, Requirement};
 use super::SelectorError;
 
 fn structure(term: &str, reason: impl Into<String>) -> SelectorError {
-    SelectorError::InvalidRequirement { term: term.to_owned(), reason: reason.into() }
+    SelectorError::InvalidRequirement {
+        term: term.to_owned(),
+        reason: reason.into(),
+    }
 }
 
-fn string_field<'a>(term: &str, obj: &'a Map<String, Value>, name: &str) -> Result<&'a str, SelectorError> {
+fn string_field<'a>(
+    term: &str,
+    obj: &'a Map<String, Value>,
+    name: &str,
+) -> Result<&'a str, SelectorError> {
     match obj.get(name) {
         Some(Value::String(s)) => Ok(s),
         Some(_) => Err(structure(term, format!("{name} must be a string"))),
@@ -21,7 +28,9 @@ fn string_field<'a>(term: &str, obj: &'a Map<String, Value>, name: &str) -> Resu
 
 fn expression(index: usize, expr: &Value) -> Result<Requirement, SelectorError> {
     let term = format!("matchExpressions[{index}]");
-    let obj = expr.as_object().ok_or_else(|| structure(&term, "must be an object"))?;
+    let obj = expr
+        .as_object()
+        .ok_or_else(|| structure(&term, "must be an object"))?;
     let key = string_field(&term, obj, "key")?;
     let operator = match string_field(&term, obj, "operator")? {
         "In" => Operator::In,
@@ -29,7 +38,10 @@ fn expression(index: usize, expr: &Value) -> Result<Requirement, SelectorError> 
         "Exists" => Operator::Exists,
         "DoesNotExist" => Operator::DoesNotExist,
         other => {
-            return Err(structure(&term, format!("{other:?} is not a valid label selector operator")))
+            return Err(structure(
+                &term,
+                format!("{other:?} is not a valid label selector operator"),
+            ))
         }
     };
     let values = match obj.get("values") {
@@ -44,11 +56,16 @@ fn expression(index: usize, expr: &Value) -> Result<Requirement, SelectorError> 
     Requirement::build(&term, key, operator, values)
 }
 
-fn equalities(term_prefix: &str, map: &Map<String, Value>) -> Result<Vec<Requirement>, SelectorError> {
+fn equalities(
+    term_prefix: &str,
+    map: &Map<String, Value>,
+) -> Result<Vec<Requirement>, SelectorError> {
     map.iter()
         .map(|(key, value)| {
             let term = format!("{term_prefix}[{key}]");
-            let value = value.as_str().ok_or_else(|| structure(&term, "value must be a string"))?;
+            let value = value
+                .as_str()
+                .ok_or_else(|| structure(&term, "value must be a string"))?;
             Requirement::build(&term, key, Operator::Equals, vec![value.to_owned()])
         })
         .collect()
@@ -91,6 +108,8 @@ impl LabelSelector {
     /// callers that treat "no selector" specially (Services without a
     /// selector get no managed endpoints) must check for that themselves.
     pub fn from_map(map: &Map<String, Value>) -> Result<LabelSelector, SelectorError> {
-        Ok(LabelSelector::from_requirements(equalities("selector", map)?))
+        Ok(LabelSelector::from_requirements(equalities(
+            "selector", map,
+        )?))
     }
 }

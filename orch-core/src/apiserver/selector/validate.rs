@@ -25,7 +25,8 @@ fn is_name_chars(s: &str) -> bool {
         (Some(f), Some(l)) => {
             f.is_ascii_alphanumeric()
                 && l.is_ascii_alphanumeric()
-                && b.iter().all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
+                && b.iter()
+                    .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
         }
         _ => false,
     }
@@ -52,22 +53,28 @@ pub(crate) fn label_key(key: &str) -> Result<(), String> {
             return Err("prefix part must be non-empty".to_owned());
         }
         if prefix.len() > PREFIX_MAX {
-            return Err(format!("prefix part must be no more than {PREFIX_MAX} characters"));
+            return Err(format!(
+                "prefix part must be no more than {PREFIX_MAX} characters"
+            ));
         }
         if !prefix.split('.').all(is_dns_label) {
             return Err(PREFIX_MSG.to_owned());
         }
         if name.contains('/') {
-            return Err("a qualified name must consist of alphanumeric characters, '-', '_' \
+            return Err(
+                "a qualified name must consist of alphanumeric characters, '-', '_' \
                         or '.', with an optional DNS subdomain prefix and '/'"
-                .to_owned());
+                    .to_owned(),
+            );
         }
     }
     if name.is_empty() {
         return Err("name part must be non-empty".to_owned());
     }
     if name.len() > NAME_MAX {
-        return Err(format!("name part must be no more than {NAME_MAX} characters"));
+        return Err(format!(
+            "name part must be no more than {NAME_MAX} characters"
+        ));
     }
     if !is_name_chars(name) {
         return Err(NAME_PART_MSG.to_owned());

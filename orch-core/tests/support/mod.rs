@@ -1,0 +1,193 @@
+//! A real `orch server` process for integration tests: a temporary data
+//! directory, a free loopback port, kube-rs and raw HTTPS clients, and
+//! kill/restart helpers. The process is killed and the directory removed on
+//! drop, also when a test panics.
+#![allow(dead_code)]
+
+use std::{
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+/// A running server.
+pub struct TestServer {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    child: Option<Child>,
+    extra: Vec<String>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl TestServer {
+    /// Starts a server with extra flags.
+    pub fn start_with(extra: &[&str]) -> Self {
+        let mut s = Self {
+            dir: tempfile::tempdir().unwrap(),
+            port: free_port(),
+            child: None,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        s.spawn();
+        s
+    }
+
+    /// Starts a server with defaults.
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("admin.kubeconfig")
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    pub fn admin_token(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("admin-token")).unwrap().trim().to_string()
+    }
+
+    fn spawn(&mut self) {
+        let _ = std::fs::remove_file(self.kubeconfig());
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_orch"));
+        cmd.args(["server", "--data-dir"])
+            .arg(self.dir.path())
+            .args(["--listen", &format!("127.0.0.1:{}", self.port)])
+            .args(&self.extra)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        self.child = Some(cmd.spawn().expect("starting orch server"));
+        self.wait_ready();
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(status)) = c.try_wait() {
+                    panic!("orch server exited early: {status}");
+                }
+            }
+            if self.kubeconfig().exists() && std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("orch server did not become ready in 30s");
+    }
+
+    /// kill -9 and wait for the process to be gone.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill").arg(c.id().to_string()).status();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the same server again on the same data directory and port.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
+    /// A kube-rs client from the admin kubeconfig.
+    pub async fn client(&self) -> kube::Client {
+        let kc = kube::config::Kubeconfig::read_from(self.kubeconfig()).unwrap();
+        let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.unwrap();
+        kube::Client::try_from(cfg).unwrap()
+    }
+
+    /// A raw HTTPS client trusting the cluster CA.
+    pub fn http(&self) -> reqwest_like::Http {
+        reqwest_like::Http::new(&self.dir.path().join("ca.crt"), self.url())
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A small HTTPS client over kube-rs' transport-free pieces: rustls +
+/// hyper, so tests can send malformed bodies and odd headers.
+pub mod reqwest_like {
+    use std::{path::Path, sync::Arc};
+
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::rt::TokioIo;
+    use rustls::pki_types::{pem::PemObject, CertificateDer, ServerName};
+
+    pub struct Http {
+        cfg: Arc<rustls::ClientConfig>,
+        base: String,
+    }
+
+    pub struct Resp {
+        pub status: u16,
+        pub body: Vec<u8>,
+    }
+
+    impl Resp {
+        pub fn json(&self) -> serde_json::Value {
+            serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        }
+    }
+
+    impl Http {
+        pub fn new(ca: &Path, base: String) -> Self {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in CertificateDer::pem_file_iter(ca).unwrap() {
+                roots.add(c.unwrap()).unwrap();
+            }
+            let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            Self { cfg: Arc::new(cfg), base }
+        }
+
+        pub async fn send(&self, method: &str, path: &str, token: Option<&str>, headers: &[(&str, &str)], body: Vec<u8>) -> Resp {
+            let addr = self.base.trim_start_matches("https://").to_string();
+            let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            let tls = tokio_rustls::TlsConnector::from(self.cfg.clone())
+                .connect(ServerName::try_from("localhost").unwrap(), tcp)
+                .await
+                .unwrap();
+            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.unwrap();
+            tokio::spawn(conn);
+            let mut req = http::Request::builder().method(method).uri(path).header("host", "localhost");
+            if let Some(t) = token {
+                req = req.header("authorization", format!("Bearer {t}"));
+            }
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            let resp = sender.send_request(req.body(Full::new(bytes::Bytes::from(body))).unwrap()).await.unwrap();
+            let status = resp.status().as_u16();
+            let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
+            Resp { status, body }
+        }
+    }
+}
