@@ -1,6 +1,6 @@
 //! orch control plane and node agent: object model, store, API server,
 //! scheduler, controllers, node agent and CLI.
-pub mod store;
-pub mod util;
 pub mod apiserver;
 pub mod cli;
+pub mod store;
+pub mod util;

@@ -22,7 +22,8 @@ async fn acknowledged_writes_survive_kill_9() {
             let mut ok = Vec::new();
             for i in 0..400 {
                 let name = format!("t{trial}-{i}");
-                let c: ConfigMap = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+                let c: ConfigMap =
+                    serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
                 match cms.create(&PostParams::default(), &c).await {
                     Ok(_) => ok.push(name),
                     Err(_) => break,
@@ -36,12 +37,27 @@ async fn acknowledged_writes_survive_kill_9() {
         s.restart();
         let client = s.client().await;
         let cms: Api<ConfigMap> = Api::namespaced(client, "default");
-        let present: std::collections::HashSet<String> =
-            cms.list(&Default::default()).await.unwrap().items.into_iter().filter_map(|c| c.metadata.name).collect();
+        let present: std::collections::HashSet<String> = cms
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter_map(|c| c.metadata.name)
+            .collect();
         let lost: Vec<&String> = acked.iter().filter(|n| !present.contains(*n)).collect();
-        assert!(lost.is_empty(), "trial {trial}: {} acknowledged writes lost, e.g. {:?}", lost.len(), &lost[..lost.len().min(5)]);
+        assert!(
+            lost.is_empty(),
+            "trial {trial}: {} acknowledged writes lost, e.g. {:?}",
+            lost.len(),
+            &lost[..lost.len().min(5)]
+        );
     }
-    assert!(acked.len() > 50, "too few writes were acknowledged ({}) to prove anything", acked.len());
+    assert!(
+        acked.len() > 50,
+        "too few writes were acknowledged ({}) to prove anything",
+        acked.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,17 +65,26 @@ async fn watch_resumes_across_a_restart_without_gaps_or_duplicates() {
     let mut s = TestServer::start();
     let client = s.client().await;
     let cms: Api<ConfigMap> = Api::namespaced(client, "default");
-    let mk = |n: String| -> ConfigMap { serde_json::from_value(json!({"metadata": {"name": n}})).unwrap() };
-    let first = cms.create(&PostParams::default(), &mk("w0".into())).await.unwrap();
+    let mk = |n: String| -> ConfigMap {
+        serde_json::from_value(json!({"metadata": {"name": n}})).unwrap()
+    };
+    let first = cms
+        .create(&PostParams::default(), &mk("w0".into()))
+        .await
+        .unwrap();
     let rv0: u64 = first.metadata.resource_version.unwrap().parse().unwrap();
     for i in 1..10 {
-        cms.create(&PostParams::default(), &mk(format!("w{i}"))).await.unwrap();
+        cms.create(&PostParams::default(), &mk(format!("w{i}")))
+            .await
+            .unwrap();
     }
     s.restart();
     let client = s.client().await;
     let cms: Api<ConfigMap> = Api::namespaced(client, "default");
     for i in 10..15 {
-        cms.create(&PostParams::default(), &mk(format!("w{i}"))).await.unwrap();
+        cms.create(&PostParams::default(), &mk(format!("w{i}")))
+            .await
+            .unwrap();
     }
     let r = s
         .http()
@@ -73,7 +98,10 @@ async fn watch_resumes_across_a_restart_without_gaps_or_duplicates() {
         .map(|l| serde_json::from_slice::<serde_json::Value>(l).unwrap())
         .map(|ev| {
             assert_eq!(ev["type"], "ADDED", "{ev}");
-            ev["object"]["metadata"]["name"].as_str().unwrap().to_string()
+            ev["object"]["metadata"]["name"]
+                .as_str()
+                .unwrap()
+                .to_string()
         })
         .collect();
     let want: Vec<String> = (1..15).map(|i| format!("w{i}")).collect();

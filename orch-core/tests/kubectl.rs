@@ -24,18 +24,34 @@ fn kubectl() -> Option<PathBuf> {
     found
 }
 
-fn run(kubectl: &PathBuf, s: &TestServer, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+fn run(
+    kubectl: &PathBuf,
+    s: &TestServer,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> (bool, String, String) {
     use std::io::Write;
     let mut cmd = Command::new(kubectl);
     cmd.arg("--kubeconfig").arg(s.kubeconfig()).args(args);
-    cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().expect("starting kubectl");
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     }
     drop(child.stdin.take());
     let out = child.wait_with_output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 const DEPLOY: &str = r#"
@@ -83,7 +99,10 @@ fn kubectl_create_apply_get_scale_delete() {
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         assert!(out.contains(ns), "{out}");
     }
-    assert!(out.contains("STATUS") && out.contains("Active"), "kubectl printed no table columns: {out}");
+    assert!(
+        out.contains("STATUS") && out.contains("Active"),
+        "kubectl printed no table columns: {out}"
+    );
 
     let (ok, out, err) = run(&k, &s, &["apply", "-f", "-"], Some(DEPLOY));
     assert!(ok, "apply failed: {err}");
@@ -102,19 +121,44 @@ fn kubectl_create_apply_get_scale_delete() {
     let (ok, out, _) = run(&k, &s, &["get", "deployment", "web", "-o", "json"], None);
     assert!(ok);
     let d: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let containers = d["spec"]["template"]["spec"]["containers"].as_array().unwrap();
-    assert_eq!(containers.len(), 2, "strategic merge lost a container: {containers:?}");
+    let containers = d["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .unwrap();
+    assert_eq!(
+        containers.len(),
+        2,
+        "strategic merge lost a container: {containers:?}"
+    );
     assert_eq!(containers[0]["image"], "nginx:2");
     assert_eq!(d["metadata"]["generation"], 2);
 
     let (ok, out, err) = run(&k, &s, &["get", "svc", "web"], None);
     assert!(ok, "{err}");
-    assert!(out.contains("CLUSTER-IP") && out.contains("10.96."), "{out}");
+    assert!(
+        out.contains("CLUSTER-IP") && out.contains("10.96."),
+        "{out}"
+    );
 
-    let (ok, out, err) = run(&k, &s, &["scale", "deployment", "web", "--replicas=5"], None);
+    let (ok, out, err) = run(
+        &k,
+        &s,
+        &["scale", "deployment", "web", "--replicas=5"],
+        None,
+    );
     assert!(ok, "{err}");
     assert!(out.contains("scaled"), "{out}");
-    let (_, out, _) = run(&k, &s, &["get", "deployment", "web", "-o", "jsonpath={.spec.replicas}"], None);
+    let (_, out, _) = run(
+        &k,
+        &s,
+        &[
+            "get",
+            "deployment",
+            "web",
+            "-o",
+            "jsonpath={.spec.replicas}",
+        ],
+        None,
+    );
     assert_eq!(out.trim(), "5");
 
     let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: '1'}\n";
@@ -124,7 +168,12 @@ fn kubectl_create_apply_get_scale_delete() {
     let (ok, _, err) = run(&k, &s, &["create", "-f", "-"], Some(cm));
     assert!(!ok && err.contains("AlreadyExists"), "{err}");
 
-    let (ok, out, err) = run(&k, &s, &["delete", "configmap", "settings", "service", "web"], None);
+    let (ok, out, err) = run(
+        &k,
+        &s,
+        &["delete", "configmap", "settings", "service", "web"],
+        None,
+    );
     let _ = out;
     if !ok {
         // Older kubectl wants one type per call.
@@ -136,7 +185,8 @@ fn kubectl_create_apply_get_scale_delete() {
     assert!(!ok && err.contains("NotFound"), "{err}");
 
     // Server-side validation errors reach the user with the field.
-    let bad = "apiVersion: v1\nkind: Service\nmetadata: {name: bad}\nspec:\n  ports:\n  - port: 99999\n";
+    let bad =
+        "apiVersion: v1\nkind: Service\nmetadata: {name: bad}\nspec:\n  ports:\n  - port: 99999\n";
     let (ok, _, err) = run(&k, &s, &["apply", "-f", "-"], Some(bad));
     assert!(!ok && err.contains("spec.ports[0].port"), "{err}");
 }

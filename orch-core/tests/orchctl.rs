@@ -21,7 +21,11 @@ fn orchctl(s: &TestServer, args: &[&str], stdin: Option<&str>) -> (bool, String,
     }
     drop(child.stdin.take());
     let out = child.wait_with_output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 const MANIFEST: &str = r#"
@@ -54,18 +58,31 @@ fn apply_get_scale_delete_and_errors() {
     let s = TestServer::start();
     let (ok, out, err) = orchctl(&s, &["apply", "-f", "-"], Some(MANIFEST));
     assert!(ok, "{err}");
-    assert_eq!(out, "namespace/shop created\ndeployment.apps/web created\nservice/web created\n");
+    assert_eq!(
+        out,
+        "namespace/shop created\ndeployment.apps/web created\nservice/web created\n"
+    );
     let (ok, out, _) = orchctl(&s, &["apply", "-f", "-"], Some(MANIFEST));
     assert!(ok);
-    assert_eq!(out, "namespace/shop unchanged\ndeployment.apps/web unchanged\nservice/web unchanged\n");
-    let (ok, out, _) = orchctl(&s, &["apply", "-f", "-"], Some(&MANIFEST.replace("replicas: 3", "replicas: 4")));
+    assert_eq!(
+        out,
+        "namespace/shop unchanged\ndeployment.apps/web unchanged\nservice/web unchanged\n"
+    );
+    let (ok, out, _) = orchctl(
+        &s,
+        &["apply", "-f", "-"],
+        Some(&MANIFEST.replace("replicas: 3", "replicas: 4")),
+    );
     assert!(ok);
     assert!(out.contains("deployment.apps/web configured"), "{out}");
 
     let (ok, out, err) = orchctl(&s, &["get", "svc", "-n", "shop"], None);
     assert!(ok, "{err}");
     let header = out.lines().next().unwrap();
-    assert!(header.starts_with("NAME") && header.contains("CLUSTER-IP") && header.contains("PORT(S)"), "{out}");
+    assert!(
+        header.starts_with("NAME") && header.contains("CLUSTER-IP") && header.contains("PORT(S)"),
+        "{out}"
+    );
     assert!(out.contains("80/TCP"), "{out}");
     let (ok, out, _) = orchctl(&s, &["get", "deploy", "-A"], None);
     assert!(ok);
@@ -74,7 +91,11 @@ fn apply_get_scale_delete_and_errors() {
     assert!(ok);
     assert!(out.contains("replicas: 4"), "{out}");
 
-    let (ok, out, err) = orchctl(&s, &["scale", "deploy/web", "-n", "shop", "--replicas", "1"], None);
+    let (ok, out, err) = orchctl(
+        &s,
+        &["scale", "deploy/web", "-n", "shop", "--replicas", "1"],
+        None,
+    );
     assert!(ok, "{err}");
     assert_eq!(out, "deployment.apps/web scaled\n");
     let (_, out, _) = orchctl(&s, &["get", "deploy/web", "-n", "shop", "-o", "json"], None);
@@ -84,7 +105,10 @@ fn apply_get_scale_delete_and_errors() {
     let bad = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: bad}\nspec:\n  selector: {matchLabels: {app: a}}\n  template:\n    metadata: {labels: {app: b}}\n    spec: {containers: [{name: c, image: x}]}\n";
     let (ok, _, err) = orchctl(&s, &["apply", "-f", "-"], Some(bad));
     assert!(!ok);
-    assert!(err.contains("Invalid") && err.contains("spec.template.metadata.labels"), "{err}");
+    assert!(
+        err.contains("Invalid") && err.contains("spec.template.metadata.labels"),
+        "{err}"
+    );
 
     let (ok, _, err) = orchctl(&s, &["get", "widgets"], None);
     assert!(!ok && err.contains("widgets"), "{err}");

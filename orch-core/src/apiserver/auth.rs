@@ -51,11 +51,20 @@ fn read_or_create(path: &Path, make: impl FnOnce() -> String) -> io::Result<Stri
 impl Auth {
     /// Loads the tokens from `dir`, creating them on first start.
     pub fn load_or_create(dir: &Path) -> io::Result<Self> {
-        let admin = read_or_create(&dir.join("admin-token"), || format!("admin.{}", random_hex(24)))?;
-        let join = read_or_create(&dir.join("join-token"), || format!("join.{}", random_hex(24)))?;
+        let admin = read_or_create(&dir.join("admin-token"), || {
+            format!("admin.{}", random_hex(24))
+        })?;
+        let join = read_or_create(&dir.join("join-token"), || {
+            format!("join.{}", random_hex(24))
+        })?;
         let key = read_or_create(&dir.join("token-key"), || random_hex(32))?;
-        let key = hex::decode(key.trim()).map_err(|e| io::Error::other(format!("token-key: {e}")))?;
-        Ok(Self { admin, join, key: hmac::Key::new(hmac::HMAC_SHA256, &key) })
+        let key =
+            hex::decode(key.trim()).map_err(|e| io::Error::other(format!("token-key: {e}")))?;
+        Ok(Self {
+            admin,
+            join,
+            key: hmac::Key::new(hmac::HMAC_SHA256, &key),
+        })
     }
 
     /// The admin token.
@@ -70,7 +79,11 @@ impl Auth {
 
     fn sign(&self, class: &str, subject: &str) -> String {
         let tag = hmac::sign(&self.key, format!("{class}:{subject}").as_bytes());
-        format!("{class}.{}.{}", hex::encode(subject), hex::encode(&tag.as_ref()[..20]))
+        format!(
+            "{class}.{}.{}",
+            hex::encode(subject),
+            hex::encode(&tag.as_ref()[..20])
+        )
     }
 
     /// The token of node `name`.
@@ -106,7 +119,11 @@ impl Auth {
 }
 
 fn constant_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// What a request wants to do, for authorization.
@@ -134,7 +151,9 @@ pub fn authorize(who: &Identity, what: &Access<'_>) -> Result<(), String> {
             if what.read_only { "read" } else { "write" },
             what.resource,
             what.sub.map(|s| format!("/{s}")).unwrap_or_default(),
-            what.namespace.map(|n| format!(" in the namespace \"{n}\"")).unwrap_or_default()
+            what.namespace
+                .map(|n| format!(" in the namespace \"{n}\""))
+                .unwrap_or_default()
         ))
     };
     match who {
@@ -152,12 +171,18 @@ pub fn authorize(who: &Identity, what: &Access<'_>) -> Result<(), String> {
             let own_name = what.name == Some(node.as_str());
             let ok = match (what.resource, what.sub) {
                 ("nodes", _) => own_name || (what.name.is_none() && what.sub.is_none()),
-                ("leases", None) => what.namespace == Some("kube-node-lease") && (own_name || what.name.is_none()),
+                ("leases", None) => {
+                    what.namespace == Some("kube-node-lease") && (own_name || what.name.is_none())
+                }
                 ("pods", Some("status")) | ("pods", None) => what.bound_node == Some(node.as_str()),
                 ("events", None) => true,
                 _ => false,
             };
-            if ok { Ok(()) } else { deny(&format!("system:node:{node}")) }
+            if ok {
+                Ok(())
+            } else {
+                deny(&format!("system:node:{node}"))
+            }
         }
     }
 }
@@ -179,7 +204,10 @@ mod tests {
         let t = a.node_token("node-1");
         assert_eq!(a.authenticate(&t), Some(Identity::Node("node-1".into())));
         let again = Auth::load_or_create(d.path()).unwrap();
-        assert_eq!(again.authenticate(&t), Some(Identity::Node("node-1".into())));
+        assert_eq!(
+            again.authenticate(&t),
+            Some(Identity::Node("node-1".into()))
+        );
         assert_eq!(again.admin_token(), a.admin_token());
     }
 
@@ -196,16 +224,46 @@ mod tests {
     #[test]
     fn nodes_write_only_their_own_objects() {
         let n = Identity::Node("n1".into());
-        let w = |resource, sub, ns, name, bound| Access { read_only: false, resource, sub, namespace: ns, name, bound_node: bound };
+        let w = |resource, sub, ns, name, bound| Access {
+            read_only: false,
+            resource,
+            sub,
+            namespace: ns,
+            name,
+            bound_node: bound,
+        };
         assert!(authorize(&n, &w("nodes", Some("status"), None, Some("n1"), None)).is_ok());
         assert!(authorize(&n, &w("nodes", Some("status"), None, Some("n2"), None)).is_err());
-        assert!(authorize(&n, &w("leases", None, Some("kube-node-lease"), Some("n1"), None)).is_ok());
+        assert!(authorize(
+            &n,
+            &w("leases", None, Some("kube-node-lease"), Some("n1"), None)
+        )
+        .is_ok());
         assert!(authorize(&n, &w("leases", None, Some("default"), Some("n1"), None)).is_err());
-        assert!(authorize(&n, &w("pods", Some("status"), Some("d"), Some("p"), Some("n1"))).is_ok());
-        assert!(authorize(&n, &w("pods", Some("status"), Some("d"), Some("p"), Some("n2"))).is_err());
+        assert!(authorize(
+            &n,
+            &w("pods", Some("status"), Some("d"), Some("p"), Some("n1"))
+        )
+        .is_ok());
+        assert!(authorize(
+            &n,
+            &w("pods", Some("status"), Some("d"), Some("p"), Some("n2"))
+        )
+        .is_err());
         assert!(authorize(&n, &w("services", None, Some("d"), Some("s"), None)).is_err());
         let ro = Identity::ReadOnly("dns".into());
-        assert!(authorize(&ro, &Access { read_only: true, resource: "services", sub: None, namespace: None, name: None, bound_node: None }).is_ok());
+        assert!(authorize(
+            &ro,
+            &Access {
+                read_only: true,
+                resource: "services",
+                sub: None,
+                namespace: None,
+                name: None,
+                bound_node: None
+            }
+        )
+        .is_ok());
         assert!(authorize(&ro, &w("services", None, None, None, None)).is_err());
     }
 }

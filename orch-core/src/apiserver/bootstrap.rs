@@ -13,15 +13,26 @@ use super::{
 };
 
 /// Namespaces created at boot.
-pub const SYSTEM_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
+pub const SYSTEM_NAMESPACES: [&str; 4] =
+    ["default", "kube-system", "kube-public", "kube-node-lease"];
 
 /// Marks every stored Service's ClusterIP as used.
 pub async fn rebuild_allocator(state: &ApiState) -> Result<usize, ApiError> {
-    let services = objects::list(state, by_kind("Service").expect("served"), None, &ListQuery::default()).await?;
+    let services = objects::list(
+        state,
+        by_kind("Service").expect("served"),
+        None,
+        &ListQuery::default(),
+    )
+    .await?;
     let mut ips = state.ips.lock().unwrap_or_else(|p| p.into_inner());
     let mut n = 0;
     for s in services["items"].as_array().into_iter().flatten() {
-        if let Some(ip) = s.pointer("/spec/clusterIP").and_then(Value::as_str).and_then(|ip| ip.parse::<Ipv4Addr>().ok()) {
+        if let Some(ip) = s
+            .pointer("/spec/clusterIP")
+            .and_then(Value::as_str)
+            .and_then(|ip| ip.parse::<Ipv4Addr>().ok())
+        {
             ips.mark(ip);
             n += 1;
         }
@@ -29,10 +40,28 @@ pub async fn rebuild_allocator(state: &ApiState) -> Result<usize, ApiError> {
     Ok(n)
 }
 
-async fn ensure(state: &ApiState, kind: &str, namespace: Option<&str>, obj: Value) -> Result<(), ApiError> {
+async fn ensure(
+    state: &ApiState,
+    kind: &str,
+    namespace: Option<&str>,
+    obj: Value,
+) -> Result<(), ApiError> {
     let res = by_kind(kind).expect("served");
-    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
-    match objects::get(state, ObjectRef { res, namespace, name: &name }).await {
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    match objects::get(
+        state,
+        ObjectRef {
+            res,
+            namespace,
+            name: &name,
+        },
+    )
+    .await
+    {
         Ok(_) => Ok(()),
         Err(e) if e.code == 404 => match objects::create(state, res, namespace, obj).await {
             Ok(_) => Ok(()),
@@ -52,7 +81,9 @@ pub async fn run(state: &ApiState, advertise: Ipv4Addr, port: u16) -> Result<(),
     }
     let vip = {
         let ips = state.ips.lock().unwrap_or_else(|p| p.into_inner());
-        ips.cidr().nth(1).expect("a service CIDR has a first address")
+        ips.cidr()
+            .nth(1)
+            .expect("a service CIDR has a first address")
     };
     ensure(
         state,
@@ -72,10 +103,16 @@ pub async fn run(state: &ApiState, advertise: Ipv4Addr, port: u16) -> Result<(),
         "endpoints": [{"addresses": [advertise.to_string()], "conditions": {"ready": true, "serving": true, "terminating": false}}],
         "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
     });
-    let oref = ObjectRef { res: slices, namespace: Some("default"), name: "kubernetes" };
+    let oref = ObjectRef {
+        res: slices,
+        namespace: Some("default"),
+        name: "kubernetes",
+    };
     match objects::get(state, oref).await {
         Ok(current) => {
-            if current.get("endpoints") != slice.get("endpoints") || current.get("ports") != slice.get("ports") {
+            if current.get("endpoints") != slice.get("endpoints")
+                || current.get("ports") != slice.get("ports")
+            {
                 let mut next = current.clone();
                 next["endpoints"] = slice["endpoints"].clone();
                 next["ports"] = slice["ports"].clone();

@@ -47,15 +47,29 @@ pub fn api_group_list() -> Value {
 
 fn verbs(r: &Resource) -> Vec<&'static str> {
     let _ = r;
-    vec!["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+    vec![
+        "create",
+        "delete",
+        "deletecollection",
+        "get",
+        "list",
+        "patch",
+        "update",
+        "watch",
+    ]
 }
 
 /// `/api/v1` or `/apis/G/V`; `None` if nothing is served there.
 pub fn resource_list(group: &str, version: &str) -> Option<Value> {
     if group == "autoscaling" && version == "v1" {
-        return Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "autoscaling/v1", "resources": []}));
+        return Some(
+            json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "autoscaling/v1", "resources": []}),
+        );
     }
-    let rs: Vec<&Resource> = resources::RESOURCES.iter().filter(|r| r.group == group && r.version == version).collect();
+    let rs: Vec<&Resource> = resources::RESOURCES
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+        .collect();
     if rs.is_empty() {
         return None;
     }
@@ -74,7 +88,11 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
                 Sub::Status => (r.kind, vec!["get", "patch", "update"], None),
                 Sub::Binding => ("Binding", vec!["create"], None),
                 Sub::Log => ("Pod", vec!["get"], None),
-                Sub::Scale => ("Scale", vec!["get", "patch", "update"], Some(("autoscaling", "v1"))),
+                Sub::Scale => (
+                    "Scale",
+                    vec!["get", "patch", "update"],
+                    Some(("autoscaling", "v1")),
+                ),
             };
             let mut v = json!({
                 "name": format!("{}/{}", r.plural, s.name()),
@@ -93,8 +111,14 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
             out.push(json!({"name": "namespaces/finalize", "singularName": "", "namespaced": false, "kind": "Namespace", "verbs": ["update"]}));
         }
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": out}))
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": out}),
+    )
 }
 
 /// An OpenAPI v2 document in the protobuf encoding kubectl asks for, with no
@@ -112,12 +136,30 @@ mod tests {
     #[test]
     fn core_list_has_subresources_and_short_names() {
         let v = resource_list("", "v1").unwrap();
-        let names: Vec<&str> = v["resources"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
-        for n in ["pods", "pods/status", "pods/binding", "pods/log", "services", "namespaces/finalize", "nodes/status"] {
+        let names: Vec<&str> = v["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
+        for n in [
+            "pods",
+            "pods/status",
+            "pods/binding",
+            "pods/log",
+            "services",
+            "namespaces/finalize",
+            "nodes/status",
+        ] {
             assert!(names.contains(&n), "{n} missing from {names:?}");
         }
         let apps = resource_list("apps", "v1").unwrap();
-        let scale = apps["resources"].as_array().unwrap().iter().find(|r| r["name"] == "deployments/scale").unwrap();
+        let scale = apps["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "deployments/scale")
+            .unwrap();
         assert_eq!(scale["group"], "autoscaling");
         assert_eq!(scale["kind"], "Scale");
         assert!(resource_list("nope", "v1").is_none());
@@ -126,8 +168,18 @@ mod tests {
     #[test]
     fn group_list_names_every_group() {
         let v = api_group_list();
-        let names: Vec<&str> = v["groups"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect();
-        for g in ["apps", "discovery.k8s.io", "coordination.k8s.io", "autoscaling"] {
+        let names: Vec<&str> = v["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["name"].as_str().unwrap())
+            .collect();
+        for g in [
+            "apps",
+            "discovery.k8s.io",
+            "coordination.k8s.io",
+            "autoscaling",
+        ] {
             assert!(names.contains(&g));
         }
     }

@@ -15,15 +15,30 @@ pub struct Cidr {
 impl Cidr {
     /// Parses `a.b.c.d/n`.
     pub fn parse(s: &str) -> Result<Self, String> {
-        let (ip, len) = s.split_once('/').ok_or_else(|| format!("{s:?} is not a CIDR (a.b.c.d/n)"))?;
-        let ip: Ipv4Addr = ip.parse().map_err(|_| format!("{ip:?} is not an IPv4 address"))?;
-        let prefix: u8 = len.parse().ok().filter(|p| *p <= 32).ok_or_else(|| format!("{len:?} is not a prefix length 0..=32"))?;
+        let (ip, len) = s
+            .split_once('/')
+            .ok_or_else(|| format!("{s:?} is not a CIDR (a.b.c.d/n)"))?;
+        let ip: Ipv4Addr = ip
+            .parse()
+            .map_err(|_| format!("{ip:?} is not an IPv4 address"))?;
+        let prefix: u8 = len
+            .parse()
+            .ok()
+            .filter(|p| *p <= 32)
+            .ok_or_else(|| format!("{len:?} is not a prefix length 0..=32"))?;
         let mask = Self::mask(prefix);
-        Ok(Self { base: Ipv4Addr::from(u32::from(ip) & mask), prefix })
+        Ok(Self {
+            base: Ipv4Addr::from(u32::from(ip) & mask),
+            prefix,
+        })
     }
 
     fn mask(prefix: u8) -> u32 {
-        if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) }
+        if prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - prefix)
+        }
     }
 
     /// Number of addresses in the block.
@@ -59,7 +74,11 @@ pub struct ClusterIpAllocator {
 impl ClusterIpAllocator {
     /// An allocator for `cidr` with nothing in use.
     pub fn new(cidr: Cidr) -> Self {
-        Self { cidr, used: BTreeSet::new(), next: 10 }
+        Self {
+            cidr,
+            used: BTreeSet::new(),
+            next: 10,
+        }
     }
 
     /// The block served.
@@ -78,11 +97,17 @@ impl ClusterIpAllocator {
     /// Allocates `ip` if it is free and in range.
     pub fn allocate_specific(&mut self, ip: Ipv4Addr) -> Result<(), String> {
         if !self.cidr.contains(ip) {
-            return Err(format!("the provided IP ({ip}) is not in the valid range. The range of valid IPs is {}", self.cidr));
+            return Err(format!(
+                "the provided IP ({ip}) is not in the valid range. The range of valid IPs is {}",
+                self.cidr
+            ));
         }
         let n = u64::from(u32::from(ip) - u32::from(self.cidr.base));
         if n == 0 || n + 1 == self.cidr.size() {
-            return Err(format!("the provided IP ({ip}) is the network or broadcast address of {}", self.cidr));
+            return Err(format!(
+                "the provided IP ({ip}) is the network or broadcast address of {}",
+                self.cidr
+            ));
         }
         if !self.used.insert(u32::from(ip)) {
             return Err(format!("the provided IP ({ip}) is already allocated"));
@@ -105,7 +130,10 @@ impl ClusterIpAllocator {
                 return Ok(ip);
             }
         }
-        Err(format!("range is full: no ClusterIP is free in {}", self.cidr))
+        Err(format!(
+            "range is full: no ClusterIP is free in {}",
+            self.cidr
+        ))
     }
 
     /// Returns an address to the pool.

@@ -6,17 +6,23 @@ use crate::store::KeyValue;
 
 /// `metadata.name`, or "".
 pub fn name(obj: &Value) -> &str {
-    obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("")
+    obj.pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 /// `metadata.namespace`, if set and non-empty.
 pub fn namespace(obj: &Value) -> Option<&str> {
-    obj.pointer("/metadata/namespace").and_then(Value::as_str).filter(|s| !s.is_empty())
+    obj.pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 /// `metadata.resourceVersion`, if set and non-empty.
 pub fn resource_version(obj: &Value) -> Option<&str> {
-    obj.pointer("/metadata/resourceVersion").and_then(Value::as_str).filter(|s| !s.is_empty())
+    obj.pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 /// `metadata` as a mutable map, created if missing or not an object.
@@ -25,7 +31,9 @@ pub fn metadata_mut(obj: &mut Value) -> &mut Map<String, Value> {
         *obj = Value::Object(Map::new());
     }
     let root = obj.as_object_mut().expect("just made an object");
-    let meta = root.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+    let meta = root
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
     if !meta.is_object() {
         *meta = Value::Object(Map::new());
     }
@@ -36,18 +44,25 @@ pub fn metadata_mut(obj: &mut Value) -> &mut Map<String, Value> {
 pub fn finalizers(obj: &Value) -> Vec<String> {
     obj.pointer("/metadata/finalizers")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 /// Whether `metadata.deletionTimestamp` is set.
 pub fn is_terminating(obj: &Value) -> bool {
-    obj.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null())
+    obj.pointer("/metadata/deletionTimestamp")
+        .is_some_and(|v| !v.is_null())
 }
 
 /// Current time in RFC 3339 with second precision, as Kubernetes writes it.
 pub fn now() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 /// A time `secs` from now, formatted as [`now`].
@@ -61,14 +76,19 @@ pub fn now_plus(secs: i64) -> String {
 /// Five random characters from Kubernetes' generateName alphabet.
 pub fn random_suffix() -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    (0..5).map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char).collect()
+    (0..5)
+        .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 /// Decodes a stored object and stamps its resourceVersion.
 pub fn decode(kv: &KeyValue) -> Result<Value, String> {
     let mut v: Value = serde_json::from_slice(&kv.value)
         .map_err(|e| format!("stored object {} is corrupt: {e}", kv.key))?;
-    metadata_mut(&mut v).insert("resourceVersion".into(), Value::String(kv.mod_revision.to_string()));
+    metadata_mut(&mut v).insert(
+        "resourceVersion".into(),
+        Value::String(kv.mod_revision.to_string()),
+    );
     Ok(v)
 }
 
@@ -102,7 +122,12 @@ mod tests {
     fn encode_strips_and_decode_stamps_resource_version() {
         let obj = json!({"metadata": {"name": "a", "resourceVersion": "9"}, "spec": {}});
         let bytes = encode(&obj);
-        let kv = KeyValue { key: "/k".into(), value: bytes, create_revision: 3, mod_revision: 4 };
+        let kv = KeyValue {
+            key: "/k".into(),
+            value: bytes,
+            create_revision: 3,
+            mod_revision: 4,
+        };
         let back = decode(&kv).unwrap();
         assert_eq!(resource_version(&back), Some("4"));
         assert_eq!(name(&back), "a");

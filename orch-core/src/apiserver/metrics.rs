@@ -22,7 +22,9 @@ struct ResourceLabel {
 }
 
 fn latency_histogram() -> Histogram {
-    Histogram::new([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0])
+    Histogram::new([
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+    ])
 }
 
 /// The API server's metrics and the registry that renders them.
@@ -58,15 +60,25 @@ impl ApiMetrics {
     /// Creates and registers the metrics.
     pub fn new() -> Self {
         let mut registry = Registry::default();
-        let requests = Family::<RequestLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let requests = Family::<RequestLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
         let watches = Family::<ResourceLabel, Gauge>::default();
         registry.register(
             "apiserver_request_duration_seconds",
             "API request latency by verb, resource and HTTP code",
             requests.clone(),
         );
-        registry.register("apiserver_open_watches", "Watches currently open, by resource", watches.clone());
-        Self { registry: Mutex::new(registry), requests, watches }
+        registry.register(
+            "apiserver_open_watches",
+            "Watches currently open, by resource",
+            watches.clone(),
+        );
+        Self {
+            registry: Mutex::new(registry),
+            requests,
+            watches,
+        }
     }
 
     /// Lets another component add metrics to the same registry.
@@ -77,13 +89,22 @@ impl ApiMetrics {
     /// Records one request.
     pub fn observe(&self, verb: &str, resource: &str, code: u16, seconds: f64) {
         self.requests
-            .get_or_create(&RequestLabels { verb: verb.into(), resource: resource.into(), code: code.to_string() })
+            .get_or_create(&RequestLabels {
+                verb: verb.into(),
+                resource: resource.into(),
+                code: code.to_string(),
+            })
             .observe(seconds);
     }
 
     /// Counts an open watch until the guard drops.
     pub fn watch_opened(&self, resource: &str) -> WatchGuard {
-        let g = self.watches.get_or_create(&ResourceLabel { resource: resource.into() }).clone();
+        let g = self
+            .watches
+            .get_or_create(&ResourceLabel {
+                resource: resource.into(),
+            })
+            .clone();
         g.inc();
         WatchGuard(g)
     }

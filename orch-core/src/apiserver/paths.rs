@@ -42,7 +42,11 @@ pub fn parse(path: &str) -> Option<Result<ResourcePath, ApiError>> {
 fn parse_rest(group: &str, version: &str, rest: &[&str]) -> Result<ResourcePath, ApiError> {
     let find = |plural: &str| {
         resources::find(group, version, plural).ok_or_else(|| {
-            let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+            let gv = if group.is_empty() {
+                version.to_string()
+            } else {
+                format!("{group}/{version}")
+            };
             ApiError::no_route(format!(
                 "the server could not find the requested resource: {plural} in {gv} (served: {})",
                 served()
@@ -50,7 +54,9 @@ fn parse_rest(group: &str, version: &str, rest: &[&str]) -> Result<ResourcePath,
         })
     };
     let (namespace, rest) = match rest {
-        ["namespaces", ns, tail @ ..] if !tail.is_empty() && tail[0] != "status" && tail[0] != "finalize" => {
+        ["namespaces", ns, tail @ ..]
+            if !tail.is_empty() && tail[0] != "status" && tail[0] != "finalize" =>
+        {
             (Some(ns.to_string()), tail)
         }
         _ => (None, rest),
@@ -59,19 +65,30 @@ fn parse_rest(group: &str, version: &str, rest: &[&str]) -> Result<ResourcePath,
         [plural] => (*plural, None, None),
         [plural, name] => (*plural, Some(name.to_string()), None),
         [plural, name, sub] => (*plural, Some(name.to_string()), Some(*sub)),
-        _ => return Err(ApiError::no_route("the server could not find the requested resource")),
+        _ => {
+            return Err(ApiError::no_route(
+                "the server could not find the requested resource",
+            ))
+        }
     };
     let res = find(plural)?;
     if namespace.is_some() && !res.namespaced {
-        return Err(ApiError::no_route(format!("{} is not namespaced", res.qualified())));
+        return Err(ApiError::no_route(format!(
+            "{} is not namespaced",
+            res.qualified()
+        )));
     }
     let sub = match sub {
         None => None,
         Some("finalize") if res.kind == "Namespace" => Some(SubPath::Finalize),
         Some(s) => Some(SubPath::Known(
-            res.subs.iter().copied().find(|k| k.name() == s).ok_or_else(|| {
-                ApiError::no_route(format!("{} has no subresource {s:?}", res.qualified()))
-            })?,
+            res.subs
+                .iter()
+                .copied()
+                .find(|k| k.name() == s)
+                .ok_or_else(|| {
+                    ApiError::no_route(format!("{} has no subresource {s:?}", res.qualified()))
+                })?,
         )),
     };
     if let Some(n) = &name {
@@ -79,7 +96,12 @@ fn parse_rest(group: &str, version: &str, rest: &[&str]) -> Result<ResourcePath,
             return Err(ApiError::bad_request("name must not be empty"));
         }
     }
-    Ok(ResourcePath { res, namespace, name, sub })
+    Ok(ResourcePath {
+        res,
+        namespace,
+        name,
+        sub,
+    })
 }
 
 fn served() -> String {
@@ -116,17 +138,39 @@ mod tests {
         let p = ok("/api/v1/namespaces/foo");
         assert_eq!(p.res.plural, "namespaces");
         assert_eq!(p.name.as_deref(), Some("foo"));
-        assert_eq!(ok("/api/v1/namespaces/foo/status").sub, Some(SubPath::Known(Sub::Status)));
-        assert_eq!(ok("/api/v1/namespaces/foo/finalize").sub, Some(SubPath::Finalize));
+        assert_eq!(
+            ok("/api/v1/namespaces/foo/status").sub,
+            Some(SubPath::Known(Sub::Status))
+        );
+        assert_eq!(
+            ok("/api/v1/namespaces/foo/finalize").sub,
+            Some(SubPath::Finalize)
+        );
     }
 
     #[test]
     fn unknown_things_are_errors_naming_what_is_served() {
         let e = parse("/api/v1/namespaces/d/widgets").unwrap().unwrap_err();
         assert_eq!(e.code, 404);
-        assert!(e.message.contains("widgets") && e.message.contains("v1/pods"), "{}", e.message);
-        assert_eq!(parse("/apis/apps/v2/deployments").unwrap().unwrap_err().code, 404);
-        assert_eq!(parse("/api/v1/namespaces/d/pods/p/bogus").unwrap().unwrap_err().code, 404);
+        assert!(
+            e.message.contains("widgets") && e.message.contains("v1/pods"),
+            "{}",
+            e.message
+        );
+        assert_eq!(
+            parse("/apis/apps/v2/deployments")
+                .unwrap()
+                .unwrap_err()
+                .code,
+            404
+        );
+        assert_eq!(
+            parse("/api/v1/namespaces/d/pods/p/bogus")
+                .unwrap()
+                .unwrap_err()
+                .code,
+            404
+        );
         assert!(parse("/healthz").is_none());
         assert!(parse("/api").is_none());
     }

@@ -106,7 +106,9 @@ pub static RESOURCES: &[Resource] = &[
 
 /// Finds a resource by group, version and plural.
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static Resource> {
-    RESOURCES.iter().find(|r| r.group == group && r.version == version && r.plural == plural)
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.version == version && r.plural == plural)
 }
 
 /// Finds a resource by kind.
@@ -132,10 +134,16 @@ mod tests {
     #[test]
     fn keys_follow_kubernetes_layout() {
         let pods = find("", "v1", "pods").unwrap();
-        assert_eq!(pods.key(Some("default"), "web"), "/registry/pods/default/web");
+        assert_eq!(
+            pods.key(Some("default"), "web"),
+            "/registry/pods/default/web"
+        );
         let nodes = by_kind("Node").unwrap();
         assert_eq!(nodes.key(None, "n1"), "/registry/nodes/n1");
-        assert_eq!(find("apps", "v1", "deployments").unwrap().api_version(), "apps/v1");
+        assert_eq!(
+            find("apps", "v1", "deployments").unwrap().api_version(),
+            "apps/v1"
+        );
     }
 
     #[test]

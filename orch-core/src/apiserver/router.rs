@@ -39,7 +39,13 @@ async fn ok_text() -> &'static str {
     "ok"
 }
 
-async fn entry(State(state): State<Arc<ApiState>>, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Response {
+async fn entry(
+    State(state): State<Arc<ApiState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let started = Instant::now();
     let (verb, resource) = describe(&method, &uri);
     let resp = match handle(&state, &method, &uri, &headers, body).await {
@@ -52,7 +58,12 @@ async fn entry(State(state): State<Arc<ApiState>>, method: Method, uri: Uri, hea
         }
     };
     if verb != "watch" {
-        state.metrics.observe(verb, &resource, resp.status().as_u16(), started.elapsed().as_secs_f64());
+        state.metrics.observe(
+            verb,
+            &resource,
+            resp.status().as_u16(),
+            started.elapsed().as_secs_f64(),
+        );
     }
     resp
 }
@@ -60,13 +71,18 @@ async fn entry(State(state): State<Arc<ApiState>>, method: Method, uri: Uri, hea
 /// Verb and resource labels for metrics.
 fn describe(method: &Method, uri: &Uri) -> (&'static str, String) {
     let rp = paths::parse(uri.path()).and_then(Result::ok);
-    let resource = rp.as_ref().map_or_else(|| "other".to_string(), |r| match r.sub {
-        Some(SubPath::Known(s)) => format!("{}/{}", r.res.plural, s.name()),
-        Some(SubPath::Finalize) => format!("{}/finalize", r.res.plural),
-        None => r.res.plural.to_string(),
-    });
+    let resource = rp.as_ref().map_or_else(
+        || "other".to_string(),
+        |r| match r.sub {
+            Some(SubPath::Known(s)) => format!("{}/{}", r.res.plural, s.name()),
+            Some(SubPath::Finalize) => format!("{}/finalize", r.res.plural),
+            None => r.res.plural.to_string(),
+        },
+    );
     let named = rp.as_ref().is_some_and(|r| r.name.is_some());
-    let watching = uri.query().is_some_and(|q| q.split('&').any(|kv| kv == "watch=true" || kv == "watch=1"));
+    let watching = uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|kv| kv == "watch=true" || kv == "watch=1"));
     let verb = match *method {
         Method::GET if watching => "watch",
         Method::GET if named => "get",
@@ -88,38 +104,69 @@ fn authenticate(state: &ApiState, headers: &HeaderMap) -> Result<Identity, ApiEr
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .ok_or_else(ApiError::unauthorized)?;
-    state.auth.authenticate(token).ok_or_else(ApiError::unauthorized)
+    state
+        .auth
+        .authenticate(token)
+        .ok_or_else(ApiError::unauthorized)
 }
 
 fn json_response(code: StatusCode, v: Value) -> Response {
     (code, Json(v)).into_response()
 }
 
-async fn handle(state: &Arc<ApiState>, method: &Method, uri: &Uri, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
+async fn handle(
+    state: &Arc<ApiState>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     let who = authenticate(state, headers)?;
     let path = uri.path().trim_end_matches('/');
     match (method, path) {
         (&Method::GET, "/metrics") => {
-            return Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response())
+            return Ok((
+                [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                state.metrics.render(),
+            )
+                .into_response())
         }
-        (&Method::GET, "/version") => return Ok(json_response(StatusCode::OK, discovery::version())),
-        (&Method::GET, "/api") => return Ok(json_response(StatusCode::OK, discovery::api_versions())),
-        (&Method::GET, "/apis") => return Ok(json_response(StatusCode::OK, discovery::api_group_list())),
+        (&Method::GET, "/version") => {
+            return Ok(json_response(StatusCode::OK, discovery::version()))
+        }
+        (&Method::GET, "/api") => {
+            return Ok(json_response(StatusCode::OK, discovery::api_versions()))
+        }
+        (&Method::GET, "/apis") => {
+            return Ok(json_response(StatusCode::OK, discovery::api_group_list()))
+        }
         (&Method::GET, "/openapi/v2") => {
             return Ok((
-                [(header::CONTENT_TYPE, "application/com.github.proto-openapi.spec.v2@v1.0+protobuf")],
+                [(
+                    header::CONTENT_TYPE,
+                    "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
+                )],
                 discovery::openapi_v2_protobuf(),
             )
                 .into_response())
         }
         (&Method::POST, "/orch/v1/node-credentials") => {
             if !matches!(who, Identity::Joiner | Identity::Admin) {
-                return Err(ApiError::forbidden("only the join token may ask for node credentials"));
+                return Err(ApiError::forbidden(
+                    "only the join token may ask for node credentials",
+                ));
             }
             let body = read_body(state, body).await?;
             let v = parse_json(&body, headers)?;
-            let node = v.get("nodeName").and_then(Value::as_str).filter(|n| !n.is_empty()).ok_or_else(|| ApiError::bad_request("nodeName is required"))?;
-            return Ok(json_response(StatusCode::OK, json!({"nodeName": node, "token": state.auth.node_token(node)})));
+            let node = v
+                .get("nodeName")
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| ApiError::bad_request("nodeName is required"))?;
+            return Ok(json_response(
+                StatusCode::OK,
+                json!({"nodeName": node, "token": state.auth.node_token(node)}),
+            ));
         }
         _ => {}
     }
@@ -133,12 +180,20 @@ async fn handle(state: &Arc<ApiState>, method: &Method, uri: &Uri, headers: &Hea
         if let Some((g, v)) = gv {
             return discovery::resource_list(g, v)
                 .map(|l| json_response(StatusCode::OK, l))
-                .ok_or_else(|| ApiError::no_route(format!("the server could not find the requested resource: {path}")));
+                .ok_or_else(|| {
+                    ApiError::no_route(format!(
+                        "the server could not find the requested resource: {path}"
+                    ))
+                });
         }
     }
     let rp = match paths::parse(path) {
         Some(r) => r?,
-        None => return Err(ApiError::no_route(format!("the server could not find the requested resource: {path}"))),
+        None => {
+            return Err(ApiError::no_route(format!(
+                "the server could not find the requested resource: {path}"
+            )))
+        }
     };
     let query: ListQuery = serde_urlencoded::from_str(uri.query().unwrap_or(""))
         .map_err(|e| ApiError::bad_request(format!("invalid query parameters: {e}")))?;
@@ -146,22 +201,35 @@ async fn handle(state: &Arc<ApiState>, method: &Method, uri: &Uri, headers: &Hea
 }
 
 async fn read_body(state: &ApiState, body: Body) -> Result<bytes::Bytes, ApiError> {
-    axum::body::to_bytes(body, state.max_body).await.map_err(|_| ApiError::too_large(state.max_body))
+    axum::body::to_bytes(body, state.max_body)
+        .await
+        .map_err(|_| ApiError::too_large(state.max_body))
 }
 
 /// Parses a JSON (or YAML) request body; errors name the position.
 fn parse_json(body: &[u8], headers: &HeaderMap) -> Result<Value, ApiError> {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
     if ct.contains("yaml") {
-        return serde_yaml::from_slice::<Value>(body).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")));
+        return serde_yaml::from_slice::<Value>(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")));
     }
     serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request(format!("error decoding JSON at line {} column {}: {e}", e.line(), e.column()))
+        ApiError::bad_request(format!(
+            "error decoding JSON at line {} column {}: {e}",
+            e.line(),
+            e.column()
+        ))
     })
 }
 
 fn wants_table(headers: &HeaderMap) -> bool {
-    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("as=Table"))
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("as=Table"))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -178,15 +246,27 @@ async fn dispatch(
     let res = rp.res;
     let ns = rp.namespace.as_deref();
     if res.namespaced && rp.name.is_some() && ns.is_none() {
-        return Err(ApiError::no_route(format!("{} is namespaced: use /namespaces/NAMESPACE/{}", res.qualified(), res.plural)));
+        return Err(ApiError::no_route(format!(
+            "{} is namespaced: use /namespaces/NAMESPACE/{}",
+            res.qualified(),
+            res.plural
+        )));
     }
     let sub = rp.sub;
     let read_only = *method == Method::GET;
     // Nodes may write pods only when the pod is bound to them.
     let bound_node = match (who, res.kind, read_only, rp.name.as_deref()) {
         (Identity::Node(_), "Pod", false, Some(name)) => {
-            let oref = ObjectRef { res, namespace: ns, name };
-            objects::get(state, oref).await.ok().and_then(|p| p.pointer("/spec/nodeName").and_then(Value::as_str).map(str::to_string))
+            let oref = ObjectRef {
+                res,
+                namespace: ns,
+                name,
+            };
+            objects::get(state, oref).await.ok().and_then(|p| {
+                p.pointer("/spec/nodeName")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
         }
         _ => None,
     };
@@ -197,12 +277,21 @@ async fn dispatch(
     };
     authorize(
         who,
-        &Access { read_only, resource: res.plural, sub: sub_name, namespace: ns, name: rp.name.as_deref(), bound_node: bound_node.as_deref() },
+        &Access {
+            read_only,
+            resource: res.plural,
+            sub: sub_name,
+            namespace: ns,
+            name: rp.name.as_deref(),
+            bound_node: bound_node.as_deref(),
+        },
     )
     .map_err(ApiError::forbidden)?;
 
     let table = wants_table(headers);
-    let include_object = uri.query().is_some_and(|q| q.contains("includeObject=Object"));
+    let include_object = uri
+        .query()
+        .is_some_and(|q| q.contains("includeObject=Object"));
     let render = |v: Value| {
         if table {
             json_response(StatusCode::OK, table::to_table(res, &v, include_object))
@@ -213,7 +302,9 @@ async fn dispatch(
 
     let Some(name) = rp.name.as_deref() else {
         return match *method {
-            Method::GET if q.is_watch() => watch::watch(state.clone(), res, rp.namespace.clone(), q.clone()).await,
+            Method::GET if q.is_watch() => {
+                watch::watch(state.clone(), res, rp.namespace.clone(), q.clone()).await
+            }
             Method::GET => Ok(render(objects::list(state, res, ns, q).await?)),
             Method::POST => {
                 let body = read_body(state, body).await?;
@@ -227,54 +318,101 @@ async fn dispatch(
                 let list = objects::list(state, res, ns, q).await?;
                 let mut deleted = Vec::new();
                 for item in list["items"].as_array().cloned().unwrap_or_default() {
-                    let item_ns = item.pointer("/metadata/namespace").and_then(Value::as_str).map(str::to_string);
-                    let item_name = item.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
-                    let oref = ObjectRef { res, namespace: item_ns.as_deref(), name: &item_name };
+                    let item_ns = item
+                        .pointer("/metadata/namespace")
+                        .and_then(Value::as_str)
+                        .map(str::to_string);
+                    let item_name = item
+                        .pointer("/metadata/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string();
+                    let oref = ObjectRef {
+                        res,
+                        namespace: item_ns.as_deref(),
+                        name: &item_name,
+                    };
                     match objects::delete(state, oref, &opts).await {
                         Ok(v) => deleted.push(v),
                         Err(e) if e.code == 404 => {}
                         Err(e) => return Err(e),
                     }
                 }
-                Ok(json_response(StatusCode::OK, json!({"kind": format!("{}List", res.kind), "apiVersion": res.api_version(), "metadata": {}, "items": deleted})))
+                Ok(json_response(
+                    StatusCode::OK,
+                    json!({"kind": format!("{}List", res.kind), "apiVersion": res.api_version(), "metadata": {}, "items": deleted}),
+                ))
             }
-            _ => Err(ApiError::method_not_allowed(format!("{method} is not supported on a collection"))),
+            _ => Err(ApiError::method_not_allowed(format!(
+                "{method} is not supported on a collection"
+            ))),
         };
     };
-    let oref = ObjectRef { res, namespace: ns, name };
+    let oref = ObjectRef {
+        res,
+        namespace: ns,
+        name,
+    };
     match (method.clone(), sub) {
-        (Method::GET, None | Some(SubPath::Known(Sub::Status))) => Ok(render(objects::get(state, oref).await?)),
-        (Method::GET, Some(SubPath::Known(Sub::Scale))) => Ok(json_response(StatusCode::OK, special::scale_of(&objects::get(state, oref).await?))),
+        (Method::GET, None | Some(SubPath::Known(Sub::Status))) => {
+            Ok(render(objects::get(state, oref).await?))
+        }
+        (Method::GET, Some(SubPath::Known(Sub::Scale))) => Ok(json_response(
+            StatusCode::OK,
+            special::scale_of(&objects::get(state, oref).await?),
+        )),
         (Method::GET, Some(SubPath::Known(Sub::Log))) => Err(ApiError::unavailable(format!(
             "logs of pod {name} are served by its node agent, which this server cannot reach yet"
         ))),
         (Method::POST, Some(SubPath::Known(Sub::Binding))) => {
             let body = read_body(state, body).await?;
             let v = parse_json(&body, headers)?;
-            Ok(json_response(StatusCode::CREATED, special::bind(state, oref, &v).await?))
+            Ok(json_response(
+                StatusCode::CREATED,
+                special::bind(state, oref, &v).await?,
+            ))
         }
         (Method::PUT, None | Some(SubPath::Known(Sub::Status))) => {
             let body = read_body(state, body).await?;
             let v = parse_json(&body, headers)?;
-            let target = if sub.is_some() { WriteTarget::Status } else { WriteTarget::Main };
-            Ok(json_response(StatusCode::OK, objects::update(state, oref, target, v).await?))
+            let target = if sub.is_some() {
+                WriteTarget::Status
+            } else {
+                WriteTarget::Main
+            };
+            Ok(json_response(
+                StatusCode::OK,
+                objects::update(state, oref, target, v).await?,
+            ))
         }
         (Method::PUT, Some(SubPath::Finalize)) => {
             let body = read_body(state, body).await?;
             let v = parse_json(&body, headers)?;
-            Ok(json_response(StatusCode::OK, special::finalize_namespace(state, oref, &v).await?))
+            Ok(json_response(
+                StatusCode::OK,
+                special::finalize_namespace(state, oref, &v).await?,
+            ))
         }
         (Method::PUT, Some(SubPath::Known(Sub::Scale))) => {
             let body = read_body(state, body).await?;
             let v = parse_json(&body, headers)?;
-            Ok(json_response(StatusCode::OK, special::write_scale(state, oref, ScaleWrite::Replace(&v)).await?))
+            Ok(json_response(
+                StatusCode::OK,
+                special::write_scale(state, oref, ScaleWrite::Replace(&v)).await?,
+            ))
         }
         (Method::PATCH, None | Some(SubPath::Known(Sub::Status | Sub::Scale))) => {
-            let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-            let pt = PatchType::from_content_type(ct).ok_or_else(|| ApiError::unsupported_media(ct))?;
+            let ct = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let pt =
+                PatchType::from_content_type(ct).ok_or_else(|| ApiError::unsupported_media(ct))?;
             let body = read_body(state, body).await?;
             let out = match sub {
-                Some(SubPath::Known(Sub::Scale)) => special::write_scale(state, oref, ScaleWrite::Patch(pt, &body)).await?,
+                Some(SubPath::Known(Sub::Scale)) => {
+                    special::write_scale(state, oref, ScaleWrite::Patch(pt, &body)).await?
+                }
                 Some(_) => objects::patch(state, oref, WriteTarget::Status, pt, &body).await?,
                 None => objects::patch(state, oref, WriteTarget::Main, pt, &body).await?,
             };
@@ -283,9 +421,15 @@ async fn dispatch(
         (Method::DELETE, None) => {
             let body = read_body(state, body).await?;
             let opts = delete_options(uri, &body)?;
-            Ok(json_response(StatusCode::OK, objects::delete(state, oref, &opts).await?))
+            Ok(json_response(
+                StatusCode::OK,
+                objects::delete(state, oref, &opts).await?,
+            ))
         }
-        _ => Err(ApiError::method_not_allowed(format!("{method} is not supported on {}", uri.path()))),
+        _ => Err(ApiError::method_not_allowed(format!(
+            "{method} is not supported on {}",
+            uri.path()
+        ))),
     }
 }
 
@@ -294,7 +438,13 @@ fn delete_options(uri: &Uri, body: &[u8]) -> Result<DeleteOptions, ApiError> {
     let mut opts: DeleteOptions = if body.iter().all(u8::is_ascii_whitespace) {
         DeleteOptions::default()
     } else {
-        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions at line {} column {}: {e}", e.line(), e.column())))?
+        serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "invalid DeleteOptions at line {} column {}: {e}",
+                e.line(),
+                e.column()
+            ))
+        })?
     };
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "camelCase")]
@@ -302,7 +452,8 @@ fn delete_options(uri: &Uri, body: &[u8]) -> Result<DeleteOptions, ApiError> {
         grace_period_seconds: Option<i64>,
         propagation_policy: Option<String>,
     }
-    let q: Q = serde_urlencoded::from_str(uri.query().unwrap_or("")).map_err(|e| ApiError::bad_request(format!("invalid query parameters: {e}")))?;
+    let q: Q = serde_urlencoded::from_str(uri.query().unwrap_or(""))
+        .map_err(|e| ApiError::bad_request(format!("invalid query parameters: {e}")))?;
     if q.grace_period_seconds.is_some() {
         opts.grace_period_seconds = q.grace_period_seconds;
     }

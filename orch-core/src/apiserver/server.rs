@@ -7,14 +7,28 @@ use std::{
     time::Duration,
 };
 
-use hyper_util::{rt::{TokioExecutor, TokioIo}, server::conn::auto, service::TowerToHyperService};
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo},
+    server::conn::auto,
+    service::TowerToHyperService,
+};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use super::{
-    auth::Auth, bootstrap, ipalloc::{Cidr, ClusterIpAllocator}, kubeconfig, metrics::ApiMetrics, router, state::ApiState, tls,
+    auth::Auth,
+    bootstrap,
+    ipalloc::{Cidr, ClusterIpAllocator},
+    kubeconfig,
+    metrics::ApiMetrics,
+    router,
+    state::ApiState,
+    tls,
 };
-use crate::store::{embedded::{EmbeddedOptions, EmbeddedStore}, Store};
+use crate::store::{
+    embedded::{EmbeddedOptions, EmbeddedStore},
+    Store,
+};
 
 /// Largest request body: 3 MiB, as Kubernetes.
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -92,19 +106,42 @@ pub async fn start(cfg: &ServerConfig) -> anyhow::Result<RunningServer> {
         max_body: MAX_BODY,
     });
     let port = cfg.listen.first().map_or(6443, SocketAddr::port);
-    bootstrap::run(&state, cfg.advertise, port).await.map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
+    bootstrap::run(&state, cfg.advertise, port)
+        .await
+        .map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
 
     let mut bound = Vec::new();
     let mut tasks = Vec::new();
     for addr in &cfg.listen {
-        let listener = TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("listening on {addr}: {e}"))?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("listening on {addr}: {e}"))?;
         bound.push(listener.local_addr()?);
-        tasks.push(tokio::spawn(accept_loop(listener, acceptor.clone(), state.clone())));
+        tasks.push(tokio::spawn(accept_loop(
+            listener,
+            acceptor.clone(),
+            state.clone(),
+        )));
     }
-    let server_url = format!("https://{}", bound.first().copied().unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], port))));
-    let kc = kubeconfig::render(&server_url, &material.ca_pem, state.auth.admin_token(), "admin");
+    let server_url = format!(
+        "https://{}",
+        bound
+            .first()
+            .copied()
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], port)))
+    );
+    let kc = kubeconfig::render(
+        &server_url,
+        &material.ca_pem,
+        state.auth.admin_token(),
+        "admin",
+    );
     crate::util::write_private(&cfg.data_dir.join("admin.kubeconfig"), kc.as_bytes())?;
-    Ok(RunningServer { state, bound, tasks })
+    Ok(RunningServer {
+        state,
+        bound,
+        tasks,
+    })
 }
 
 async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, state: Arc<ApiState>) {
@@ -122,9 +159,13 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, state: Arc<Ap
         let acceptor = acceptor.clone();
         let app = app.clone();
         tokio::spawn(async move {
-            let Ok(tls) = acceptor.accept(tcp).await else { return };
+            let Ok(tls) = acceptor.accept(tcp).await else {
+                return;
+            };
             let svc = TowerToHyperService::new(app);
-            let _ = auto::Builder::new(TokioExecutor::new()).serve_connection_with_upgrades(TokioIo::new(tls), svc).await;
+            let _ = auto::Builder::new(TokioExecutor::new())
+                .serve_connection_with_upgrades(TokioIo::new(tls), svc)
+                .await;
         });
     }
 }

@@ -25,7 +25,12 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        Self { code, reason, message: message.into(), details: None }
+        Self {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
     }
 
     /// 400 BadRequest.
@@ -46,7 +51,9 @@ impl ApiError {
     /// 404 NotFound for one object.
     pub fn not_found(qualified: &str, kind_group: &str, name: &str) -> Self {
         let mut e = Self::new(404, "NotFound", format!("{qualified} \"{name}\" not found"));
-        e.details = Some(json!({"name": name, "group": kind_group, "kind": qualified.split('.').next().unwrap_or(qualified)}));
+        e.details = Some(
+            json!({"name": name, "group": kind_group, "kind": qualified.split('.').next().unwrap_or(qualified)}),
+        );
         e
     }
 
@@ -62,7 +69,11 @@ impl ApiError {
 
     /// 409 AlreadyExists.
     pub fn already_exists(qualified: &str, name: &str) -> Self {
-        Self::new(409, "AlreadyExists", format!("{qualified} \"{name}\" already exists"))
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{qualified} \"{name}\" already exists"),
+        )
     }
 
     /// 409 Conflict.
@@ -81,7 +92,11 @@ impl ApiError {
 
     /// 413 RequestEntityTooLarge.
     pub fn too_large(limit: usize) -> Self {
-        Self::new(413, "RequestEntityTooLarge", format!("request body is larger than {limit} bytes"))
+        Self::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("request body is larger than {limit} bytes"),
+        )
     }
 
     /// 415 UnsupportedMediaType.
@@ -91,7 +106,10 @@ impl ApiError {
 
     /// 422 Invalid with field causes.
     pub fn invalid(kind: &str, group: &str, name: &str, causes: &[Cause]) -> Self {
-        let list: Vec<String> = causes.iter().map(|c| format!("{}: {}", c.field, c.message)).collect();
+        let list: Vec<String> = causes
+            .iter()
+            .map(|c| format!("{}: {}", c.field, c.message))
+            .collect();
         let mut e = Self::new(
             422,
             "Invalid",

@@ -12,16 +12,60 @@ fn columns(kind: &str) -> Vec<Col> {
     let w = |n| Col(n, true);
     match kind {
         "Namespace" => vec![c("Name"), c("Status"), c("Age")],
-        "Node" => vec![c("Name"), c("Status"), c("Roles"), c("Age"), c("Version"), w("Internal-IP"), w("Pod-CIDR")],
-        "Pod" => vec![c("Name"), c("Ready"), c("Status"), c("Restarts"), c("Age"), w("IP"), w("Node"), w("Netns")],
-        "Service" => vec![c("Name"), c("Type"), c("Cluster-IP"), c("External-IP"), c("Port(s)"), c("Age"), w("Selector")],
-        "Deployment" => vec![c("Name"), c("Ready"), c("Up-to-date"), c("Available"), c("Age"), w("Selector")],
+        "Node" => vec![
+            c("Name"),
+            c("Status"),
+            c("Roles"),
+            c("Age"),
+            c("Version"),
+            w("Internal-IP"),
+            w("Pod-CIDR"),
+        ],
+        "Pod" => vec![
+            c("Name"),
+            c("Ready"),
+            c("Status"),
+            c("Restarts"),
+            c("Age"),
+            w("IP"),
+            w("Node"),
+            w("Netns"),
+        ],
+        "Service" => vec![
+            c("Name"),
+            c("Type"),
+            c("Cluster-IP"),
+            c("External-IP"),
+            c("Port(s)"),
+            c("Age"),
+            w("Selector"),
+        ],
+        "Deployment" => vec![
+            c("Name"),
+            c("Ready"),
+            c("Up-to-date"),
+            c("Available"),
+            c("Age"),
+            w("Selector"),
+        ],
         "ReplicaSet" => vec![c("Name"), c("Desired"), c("Current"), c("Ready"), c("Age")],
-        "EndpointSlice" => vec![c("Name"), c("AddressType"), c("Ports"), c("Endpoints"), c("Age")],
+        "EndpointSlice" => vec![
+            c("Name"),
+            c("AddressType"),
+            c("Ports"),
+            c("Endpoints"),
+            c("Age"),
+        ],
         "ConfigMap" => vec![c("Name"), c("Data"), c("Age")],
         "Secret" => vec![c("Name"), c("Type"), c("Data"), c("Age")],
         "Lease" => vec![c("Name"), c("Holder"), c("Age")],
-        "Event" => vec![c("Last Seen"), c("Type"), c("Reason"), c("Object"), c("Message")],
+        "Event" => vec![
+            c("Last Seen"),
+            c("Type"),
+            c("Reason"),
+            c("Object"),
+            c("Message"),
+        ],
         _ => vec![c("Name"), c("Age")],
     }
 }
@@ -36,7 +80,9 @@ fn n(v: &Value, ptr: &str) -> i64 {
 
 /// Kubernetes-style short age: 45s, 3m, 2h, 5d.
 pub fn age(ts: &str) -> String {
-    let Ok(t) = ts.parse::<jiff::Timestamp>() else { return "<unknown>".into() };
+    let Ok(t) = ts.parse::<jiff::Timestamp>() else {
+        return "<unknown>".into();
+    };
     let secs = jiff::Timestamp::now().duration_since(t).as_secs().max(0);
     match secs {
         0..=119 => format!("{secs}s"),
@@ -47,15 +93,34 @@ pub fn age(ts: &str) -> String {
 }
 
 fn or_none(s: String) -> String {
-    if s.is_empty() { "<none>".into() } else { s }
+    if s.is_empty() {
+        "<none>".into()
+    } else {
+        s
+    }
 }
 
 fn pod_cells(o: &Value) -> Vec<Value> {
-    let statuses = o.pointer("/status/containerStatuses").and_then(Value::as_array).cloned().unwrap_or_default();
-    let total = o.pointer("/spec/containers").and_then(Value::as_array).map_or(0, Vec::len);
-    let ready = statuses.iter().filter(|c| c["ready"].as_bool() == Some(true)).count();
-    let restarts: i64 = statuses.iter().map(|c| c["restartCount"].as_i64().unwrap_or(0)).sum();
-    let waiting = statuses.iter().find_map(|c| c.pointer("/state/waiting/reason").and_then(Value::as_str));
+    let statuses = o
+        .pointer("/status/containerStatuses")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let total = o
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    let ready = statuses
+        .iter()
+        .filter(|c| c["ready"].as_bool() == Some(true))
+        .count();
+    let restarts: i64 = statuses
+        .iter()
+        .map(|c| c["restartCount"].as_i64().unwrap_or(0))
+        .sum();
+    let waiting = statuses
+        .iter()
+        .find_map(|c| c.pointer("/state/waiting/reason").and_then(Value::as_str));
     let mut status = waiting.unwrap_or_else(|| s(o, "/status/phase")).to_string();
     if o.pointer("/metadata/deletionTimestamp").is_some() {
         status = "Terminating".into();
@@ -73,14 +138,28 @@ fn pod_cells(o: &Value) -> Vec<Value> {
 }
 
 fn service_ports(o: &Value) -> String {
-    let ports = o.pointer("/spec/ports").and_then(Value::as_array).cloned().unwrap_or_default();
-    let p: Vec<String> = ports.iter().map(|p| format!("{}/{}", p["port"], p["protocol"].as_str().unwrap_or("TCP"))).collect();
+    let ports = o
+        .pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let p: Vec<String> = ports
+        .iter()
+        .map(|p| format!("{}/{}", p["port"], p["protocol"].as_str().unwrap_or("TCP")))
+        .collect();
     or_none(p.join(","))
 }
 
 fn selector_string(v: Option<&Value>) -> String {
-    let Some(m) = v.and_then(Value::as_object) else { return "<none>".into() };
-    or_none(m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(","))
+    let Some(m) = v.and_then(Value::as_object) else {
+        return "<none>".into();
+    };
+    or_none(
+        m.iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+            .collect::<Vec<_>>()
+            .join(","),
+    )
 }
 
 fn cells(kind: &str, o: &Value) -> Vec<Value> {
@@ -89,8 +168,15 @@ fn cells(kind: &str, o: &Value) -> Vec<Value> {
     match kind {
         "Namespace" => vec![name, json!(s(o, "/status/phase")), age_v],
         "Node" => {
-            let conds = o.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
-            let ready = conds.iter().find(|c| c["type"] == "Ready").map(|c| c["status"].as_str().unwrap_or(""));
+            let conds = o
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let ready = conds
+                .iter()
+                .find(|c| c["type"] == "Ready")
+                .map(|c| c["status"].as_str().unwrap_or(""));
             let mut st = match ready {
                 Some("True") => "Ready".to_string(),
                 Some("False") => "NotReady".to_string(),
@@ -105,7 +191,15 @@ fn cells(kind: &str, o: &Value) -> Vec<Value> {
                 .and_then(|a| a.iter().find(|x| x["type"] == "InternalIP"))
                 .and_then(|x| x["address"].as_str())
                 .unwrap_or("<none>");
-            vec![name, json!(st), json!("<none>"), age_v, json!(s(o, "/status/nodeInfo/kubeletVersion")), json!(ip), json!(or_none(s(o, "/spec/podCIDR").into()))]
+            vec![
+                name,
+                json!(st),
+                json!("<none>"),
+                age_v,
+                json!(s(o, "/status/nodeInfo/kubeletVersion")),
+                json!(ip),
+                json!(or_none(s(o, "/spec/podCIDR").into())),
+            ]
         }
         "Pod" => pod_cells(o),
         "Service" => vec![
@@ -119,15 +213,32 @@ fn cells(kind: &str, o: &Value) -> Vec<Value> {
         ],
         "Deployment" => vec![
             name,
-            json!(format!("{}/{}", n(o, "/status/readyReplicas"), n(o, "/spec/replicas"))),
+            json!(format!(
+                "{}/{}",
+                n(o, "/status/readyReplicas"),
+                n(o, "/spec/replicas")
+            )),
             json!(n(o, "/status/updatedReplicas")),
             json!(n(o, "/status/availableReplicas")),
             age_v,
             json!(selector_string(o.pointer("/spec/selector/matchLabels"))),
         ],
-        "ReplicaSet" => vec![name, json!(n(o, "/spec/replicas")), json!(n(o, "/status/replicas")), json!(n(o, "/status/readyReplicas")), age_v],
+        "ReplicaSet" => vec![
+            name,
+            json!(n(o, "/spec/replicas")),
+            json!(n(o, "/status/replicas")),
+            json!(n(o, "/status/readyReplicas")),
+            age_v,
+        ],
         "EndpointSlice" => {
-            let ports: Vec<String> = o.pointer("/ports").and_then(Value::as_array).cloned().unwrap_or_default().iter().map(|p| p["port"].to_string()).collect();
+            let ports: Vec<String> = o
+                .pointer("/ports")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|p| p["port"].to_string())
+                .collect();
             let eps: Vec<String> = o
                 .pointer("/endpoints")
                 .and_then(Value::as_array)
@@ -137,21 +248,54 @@ fn cells(kind: &str, o: &Value) -> Vec<Value> {
                 .flat_map(|e| e["addresses"].as_array().cloned().unwrap_or_default())
                 .filter_map(|a| a.as_str().map(str::to_string))
                 .collect();
-            vec![name, json!(s(o, "/addressType")), json!(or_none(ports.join(","))), json!(or_none(eps.join(","))), age_v]
+            vec![
+                name,
+                json!(s(o, "/addressType")),
+                json!(or_none(ports.join(","))),
+                json!(or_none(eps.join(","))),
+                age_v,
+            ]
         }
-        "ConfigMap" => vec![name, json!(o.get("data").and_then(Value::as_object).map_or(0, |m| m.len())), age_v],
-        "Secret" => vec![name, json!(s(o, "/type")), json!(o.get("data").and_then(Value::as_object).map_or(0, |m| m.len())), age_v],
-        "Lease" => vec![name, json!(or_none(s(o, "/spec/holderIdentity").into())), age_v],
+        "ConfigMap" => vec![
+            name,
+            json!(o
+                .get("data")
+                .and_then(Value::as_object)
+                .map_or(0, |m| m.len())),
+            age_v,
+        ],
+        "Secret" => vec![
+            name,
+            json!(s(o, "/type")),
+            json!(o
+                .get("data")
+                .and_then(Value::as_object)
+                .map_or(0, |m| m.len())),
+            age_v,
+        ],
+        "Lease" => vec![
+            name,
+            json!(or_none(s(o, "/spec/holderIdentity").into())),
+            age_v,
+        ],
         "Event" => {
-            let last = [s(o, "/lastTimestamp"), s(o, "/eventTime"), s(o, "/metadata/creationTimestamp")]
-                .into_iter()
-                .find(|t| !t.is_empty())
-                .unwrap_or("");
+            let last = [
+                s(o, "/lastTimestamp"),
+                s(o, "/eventTime"),
+                s(o, "/metadata/creationTimestamp"),
+            ]
+            .into_iter()
+            .find(|t| !t.is_empty())
+            .unwrap_or("");
             vec![
                 json!(age(last)),
                 json!(s(o, "/type")),
                 json!(s(o, "/reason")),
-                json!(format!("{}/{}", s(o, "/involvedObject/kind").to_lowercase(), s(o, "/involvedObject/name"))),
+                json!(format!(
+                    "{}/{}",
+                    s(o, "/involvedObject/kind").to_lowercase(),
+                    s(o, "/involvedObject/name")
+                )),
                 json!(s(o, "/message")),
             ]
         }
@@ -179,7 +323,11 @@ pub fn to_table(res: &Resource, body: &Value, include_object: bool) -> Value {
     let rows: Vec<Value> = items
         .into_iter()
         .map(|o| {
-            let object = if include_object { o.clone() } else { partial_metadata(o) };
+            let object = if include_object {
+                o.clone()
+            } else {
+                partial_metadata(o)
+            };
             json!({"cells": cells(res.kind, o), "object": object})
         })
         .collect();
@@ -213,7 +361,11 @@ mod tests {
             "status": {"phase": "Running", "podIP": "10.244.1.5", "containerStatuses": [
                 {"ready": true, "restartCount": 2}, {"ready": false, "restartCount": 1}]}
         });
-        let t = to_table(by_kind("Pod").unwrap(), &json!({"metadata": {}, "items": [pod]}), false);
+        let t = to_table(
+            by_kind("Pod").unwrap(),
+            &json!({"metadata": {}, "items": [pod]}),
+            false,
+        );
         let cells = &t["rows"][0]["cells"];
         assert_eq!(cells[1], "1/2");
         assert_eq!(cells[2], "Running");
@@ -225,7 +377,10 @@ mod tests {
     #[test]
     fn ages_are_short() {
         assert_eq!(age("nonsense"), "<unknown>");
-        let ts = jiff::Timestamp::now().checked_sub(jiff::SignedDuration::from_secs(300)).unwrap().to_string();
+        let ts = jiff::Timestamp::now()
+            .checked_sub(jiff::SignedDuration::from_secs(300))
+            .unwrap()
+            .to_string();
         assert_eq!(age(&ts), "5m");
     }
 }

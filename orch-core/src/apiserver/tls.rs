@@ -30,7 +30,11 @@ fn ca_params() -> CertificateParams {
     dn.push(DnType::CommonName, "orch-ca");
     p.distinguished_name = dn;
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     p.not_before = rcgen::date_time_ymd(2024, 1, 1);
     p.not_after = rcgen::date_time_ymd(2124, 1, 1);
     p
@@ -41,7 +45,10 @@ fn ca_params() -> CertificateParams {
 pub fn load_or_create(dir: &Path, names: &[String]) -> io::Result<TlsMaterial> {
     let ca_key_path = dir.join("ca.key");
     let ca_crt_path = dir.join("ca.crt");
-    let (ca_key, ca_pem) = match (fs::read_to_string(&ca_key_path), fs::read_to_string(&ca_crt_path)) {
+    let (ca_key, ca_pem) = match (
+        fs::read_to_string(&ca_key_path),
+        fs::read_to_string(&ca_crt_path),
+    ) {
         (Ok(k), Ok(c)) => (KeyPair::from_pem(&k).map_err(err)?, c),
         _ => {
             let key = KeyPair::generate().map_err(err)?;
@@ -67,7 +74,11 @@ pub fn load_or_create(dir: &Path, names: &[String]) -> io::Result<TlsMaterial> {
         .collect::<io::Result<_>>()?;
     let key = KeyPair::generate().map_err(err)?;
     let cert = params.signed_by(&key, &issuer).map_err(err)?;
-    let material = TlsMaterial { ca_pem, cert_pem: cert.pem(), key_pem: key.serialize_pem() };
+    let material = TlsMaterial {
+        ca_pem,
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    };
     fs::write(dir.join("apiserver.crt"), &material.cert_pem)?;
     crate::util::write_private(&dir.join("apiserver.key"), material.key_pem.as_bytes())?;
     Ok(material)
@@ -75,15 +86,18 @@ pub fn load_or_create(dir: &Path, names: &[String]) -> io::Result<TlsMaterial> {
 
 /// A rustls server configuration for the material (HTTP/2 and HTTP/1.1).
 pub fn server_config(m: &TlsMaterial) -> io::Result<rustls::ServerConfig> {
-    let certs: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_slice_iter(m.cert_pem.as_bytes()).collect::<Result<_, _>>().map_err(err)?;
-    let key = PrivateKeyDer::from_pem_slice(m.key_pem.as_bytes()).map_err(err)?;
-    let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(err)?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(m.cert_pem.as_bytes())
+        .collect::<Result<_, _>>()
         .map_err(err)?;
+    let key = PrivateKeyDer::from_pem_slice(m.key_pem.as_bytes()).map_err(err)?;
+    let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(err)?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(err)?;
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(cfg)
 }
@@ -95,7 +109,10 @@ mod tests {
     #[test]
     fn ca_persists_and_serving_cert_is_reissued() {
         let d = tempfile::tempdir().unwrap();
-        let names = vec!["127.0.0.1".to_string(), "kubernetes.default.svc".to_string()];
+        let names = vec![
+            "127.0.0.1".to_string(),
+            "kubernetes.default.svc".to_string(),
+        ];
         let a = load_or_create(d.path(), &names).unwrap();
         let b = load_or_create(d.path(), &names).unwrap();
         assert_eq!(a.ca_pem, b.ca_pem);

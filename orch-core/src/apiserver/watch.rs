@@ -13,8 +13,8 @@ use tokio::sync::mpsc;
 
 use super::{
     meta,
-    objects::{ListQuery, ObjectRef},
     objects::Filter,
+    objects::{ListQuery, ObjectRef},
     resources::Resource,
     state::ApiState,
     status::ApiError,
@@ -33,22 +33,35 @@ pub async fn watch(
 ) -> Result<Response, ApiError> {
     let filter = Filter::parse(res, &q)?;
     let prefix = res.key_prefix(namespace.as_deref());
-    let timeout = q.timeout_seconds.map(Duration::from_secs).unwrap_or(MAX_TIMEOUT).min(MAX_TIMEOUT);
+    let timeout = q
+        .timeout_seconds
+        .map(Duration::from_secs)
+        .unwrap_or(MAX_TIMEOUT)
+        .min(MAX_TIMEOUT);
     let bookmarks = q.allow_watch_bookmarks.unwrap_or(false);
     let initial_end = q.send_initial_events.unwrap_or(false);
     let start: Option<Revision> = match q.resource_version.as_deref() {
         None | Some("") | Some("0") => None,
         Some(rv) if initial_end => {
-            rv.parse::<Revision>().map_err(|_| ApiError::bad_request(format!("resourceVersion {rv:?} is not a number")))?;
+            rv.parse::<Revision>().map_err(|_| {
+                ApiError::bad_request(format!("resourceVersion {rv:?} is not a number"))
+            })?;
             None
         }
-        Some(rv) => Some(rv.parse().map_err(|_| ApiError::bad_request(format!("resourceVersion {rv:?} is not a number")))?),
+        Some(rv) => Some(rv.parse().map_err(|_| {
+            ApiError::bad_request(format!("resourceVersion {rv:?} is not a number"))
+        })?),
     };
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     let task_state = state.clone();
     tokio::spawn(async move {
         let _open = task_state.metrics.watch_opened(res.plural);
-        let w = Watcher { state: task_state.clone(), res, filter, tx };
+        let w = Watcher {
+            state: task_state.clone(),
+            res,
+            filter,
+            tx,
+        };
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
         tokio::select! {
@@ -56,7 +69,9 @@ pub async fn watch(
             _ = &mut deadline => {}
         }
     });
-    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx).map(Ok::<_, std::convert::Infallible>));
+    let body = Body::from_stream(
+        tokio_stream::wrappers::ReceiverStream::new(rx).map(Ok::<_, std::convert::Infallible>),
+    );
     Response::builder()
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::CACHE_CONTROL, "no-cache, private")
@@ -73,7 +88,8 @@ struct Watcher {
 
 impl Watcher {
     async fn send(&self, kind: &str, object: &Value) -> bool {
-        let mut line = serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
+        let mut line =
+            serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
         line.push(b'\n');
         self.tx.send(Bytes::from(line)).await.is_ok()
     }
@@ -90,7 +106,13 @@ impl Watcher {
         json!({"kind": self.res.kind, "apiVersion": self.res.api_version(), "metadata": m})
     }
 
-    async fn run(self, prefix: String, start: Option<Revision>, bookmarks: bool, initial_end: bool) {
+    async fn run(
+        self,
+        prefix: String,
+        start: Option<Revision>,
+        bookmarks: bool,
+        initial_end: bool,
+    ) {
         let after = match start {
             Some(rv) => rv,
             None => match self.initial_state(&prefix).await {
@@ -146,7 +168,12 @@ impl Watcher {
             let page = match self
                 .state
                 .store
-                .list(&ListOptions { prefix: prefix.to_string(), start_after: start_after.clone(), limit: 500, revision })
+                .list(&ListOptions {
+                    prefix: prefix.to_string(),
+                    start_after: start_after.clone(),
+                    limit: 500,
+                    revision,
+                })
                 .await
             {
                 Ok(p) => p,
@@ -171,9 +198,15 @@ impl Watcher {
 
     /// Sends one store event as the watcher sees it through its selectors.
     async fn deliver(&self, ev: &WatchEvent) -> bool {
-        let Ok(obj) = meta::decode(&ev.kv) else { return true };
+        let Ok(obj) = meta::decode(&ev.kv) else {
+            return true;
+        };
         let now = self.filter.matches(&obj);
-        let before = ev.prev.as_ref().and_then(|p| meta::decode(p).ok()).is_some_and(|p| self.filter.matches(&p));
+        let before = ev
+            .prev
+            .as_ref()
+            .and_then(|p| meta::decode(p).ok())
+            .is_some_and(|p| self.filter.matches(&p));
         let kind = match (ev.kind, before, now) {
             (EventKind::Delete, _, true) => "DELETED",
             (EventKind::Delete, _, false) => return true,
@@ -191,7 +224,12 @@ fn too_old_or(e: StoreError, res: &Resource) -> ApiError {
         StoreError::Compacted { requested, oldest } => {
             ApiError::expired(format!("too old resource version: {requested} ({oldest})"))
         }
-        e => ObjectRef { res: resource_static(res), namespace: None, name: "" }.store_err(e),
+        e => ObjectRef {
+            res: resource_static(res),
+            namespace: None,
+            name: "",
+        }
+        .store_err(e),
     }
 }
 

@@ -3,14 +3,18 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use orch_core::store::embedded::EmbeddedOptions;
 use orch_core::apiserver::{
     ipalloc::Cidr,
     server::{self, ServerConfig},
 };
+use orch_core::store::embedded::EmbeddedOptions;
 
 #[derive(Parser)]
-#[command(name = "orch", version, about = "orch: a compact Kubernetes-style orchestrator")]
+#[command(
+    name = "orch",
+    version,
+    about = "orch: a compact Kubernetes-style orchestrator"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -50,7 +54,9 @@ struct ServerArgs {
 #[tokio::main]
 async fn main() -> Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .init();
     match Cli::parse().command {
         Command::Server(a) => run_server(a).await,
@@ -58,7 +64,8 @@ async fn main() -> Result<()> {
 }
 
 async fn run_server(a: ServerArgs) -> Result<()> {
-    let service_cidr = Cidr::parse(&a.service_cidr).map_err(|e| anyhow::anyhow!("--service-cidr: {e}"))?;
+    let service_cidr =
+        Cidr::parse(&a.service_cidr).map_err(|e| anyhow::anyhow!("--service-cidr: {e}"))?;
     let cfg = ServerConfig {
         data_dir: a.data_dir.clone(),
         listen: a.listen,
@@ -71,12 +78,17 @@ async fn run_server(a: ServerArgs) -> Result<()> {
             ..EmbeddedOptions::default()
         },
     };
-    let running = server::start(&cfg).await.context("starting the API server")?;
+    let running = server::start(&cfg)
+        .await
+        .context("starting the API server")?;
     let join = std::fs::read_to_string(a.data_dir.join("join-token")).unwrap_or_default();
     for addr in &running.bound {
         tracing::info!(%addr, "serving the API over HTTPS");
     }
-    println!("admin kubeconfig: {}", a.data_dir.join("admin.kubeconfig").display());
+    println!(
+        "admin kubeconfig: {}",
+        a.data_dir.join("admin.kubeconfig").display()
+    );
     println!(
         "join a node: orch agent --node-name NAME --server https://{}:{} --token {}",
         a.advertise_address,
@@ -90,7 +102,8 @@ async fn run_server(a: ServerArgs) -> Result<()> {
 }
 
 async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("installing SIGTERM handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing SIGTERM handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}

@@ -31,7 +31,10 @@ pub enum CliError {
 }
 
 fn causes_text(causes: &[(String, String)]) -> String {
-    causes.iter().map(|(f, m)| format!("\n  * {}: {m}", if f.is_empty() { "<object>" } else { f })).collect()
+    causes
+        .iter()
+        .map(|(f, m)| format!("\n  * {}: {m}", if f.is_empty() { "<object>" } else { f }))
+        .collect()
 }
 
 impl CliError {
@@ -67,7 +70,11 @@ pub fn kubeconfig_path(flag: Option<PathBuf>) -> Result<PathBuf, CliError> {
         .into_iter()
         .flatten()
         .find(|p| p.exists())
-        .ok_or_else(|| CliError::Other("no kubeconfig: pass --kubeconfig, set KUBECONFIG, or write ~/.kube/config".into()))
+        .ok_or_else(|| {
+            CliError::Other(
+                "no kubeconfig: pass --kubeconfig, set KUBECONFIG, or write ~/.kube/config".into(),
+            )
+        })
 }
 
 /// A client bound to one cluster.
@@ -80,7 +87,9 @@ pub struct ApiClient {
 
 impl std::fmt::Debug for ApiClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiClient").field("default_namespace", &self.default_namespace).finish()
+        f.debug_struct("ApiClient")
+            .field("default_namespace", &self.default_namespace)
+            .finish()
     }
 }
 
@@ -89,19 +98,36 @@ impl ApiClient {
     pub async fn connect(path: &std::path::Path) -> Result<Self, CliError> {
         let kc = kube::config::Kubeconfig::read_from(path)
             .map_err(|e| CliError::Other(format!("reading kubeconfig {}: {e}", path.display())))?;
-        let cfg = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-            .await
-            .map_err(|e| CliError::Other(format!("kubeconfig {}: {e}", path.display())))?;
+        let cfg =
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await
+                .map_err(|e| CliError::Other(format!("kubeconfig {}: {e}", path.display())))?;
         let default_namespace = cfg.default_namespace.clone();
-        let client = kube::Client::try_from(cfg).map_err(|e| CliError::Other(format!("building the client: {e}")))?;
-        Ok(Self { client, default_namespace })
+        let client = kube::Client::try_from(cfg)
+            .map_err(|e| CliError::Other(format!("building the client: {e}")))?;
+        Ok(Self {
+            client,
+            default_namespace,
+        })
     }
 
     /// Sends a request; a non-2xx answer becomes [`CliError::Server`].
-    pub async fn call(&self, method: Method, path: &str, content_type: Option<&str>, accept: Option<&str>, body: Vec<u8>) -> Result<Bytes, CliError> {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        accept: Option<&str>,
+        body: Vec<u8>,
+    ) -> Result<Bytes, CliError> {
         let resp = self.send(method, path, content_type, accept, body).await?;
         let status = resp.status();
-        let bytes = resp.into_body().collect().await.map_err(|e| CliError::Other(e.to_string()))?.to_bytes();
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| CliError::Other(e.to_string()))?
+            .to_bytes();
         if status.is_success() {
             Ok(bytes)
         } else {
@@ -110,18 +136,51 @@ impl ApiClient {
     }
 
     /// Sends a request and returns the JSON answer.
-    pub async fn json(&self, method: Method, path: &str, content_type: Option<&str>, body: Option<&Value>) -> Result<Value, CliError> {
-        let body = body.map(|b| serde_json::to_vec(b).unwrap_or_default()).unwrap_or_default();
-        let bytes = self.call(method, path, content_type.or(Some("application/json")), Some("application/json"), body).await?;
-        serde_json::from_slice(&bytes).map_err(|e| CliError::Other(format!("the server sent invalid JSON: {e}")))
+    pub async fn json(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Option<&Value>,
+    ) -> Result<Value, CliError> {
+        let body = body
+            .map(|b| serde_json::to_vec(b).unwrap_or_default())
+            .unwrap_or_default();
+        let bytes = self
+            .call(
+                method,
+                path,
+                content_type.or(Some("application/json")),
+                Some("application/json"),
+                body,
+            )
+            .await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| CliError::Other(format!("the server sent invalid JSON: {e}")))
     }
 
     /// A streaming GET (watch, follow logs): yields body chunks.
-    pub async fn stream(&self, path: &str) -> Result<impl Stream<Item = Result<Bytes, CliError>>, CliError> {
-        let resp = self.send(Method::GET, path, None, Some("application/json"), Vec::new()).await?;
+    pub async fn stream(
+        &self,
+        path: &str,
+    ) -> Result<impl Stream<Item = Result<Bytes, CliError>>, CliError> {
+        let resp = self
+            .send(
+                Method::GET,
+                path,
+                None,
+                Some("application/json"),
+                Vec::new(),
+            )
+            .await?;
         let status = resp.status();
         if !status.is_success() {
-            let bytes = resp.into_body().collect().await.map_err(|e| CliError::Other(e.to_string()))?.to_bytes();
+            let bytes = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| CliError::Other(e.to_string()))?
+                .to_bytes();
             return Err(server_error(status, &bytes));
         }
         let body = resp.into_body();
@@ -140,7 +199,14 @@ impl ApiClient {
         }))
     }
 
-    async fn send(&self, method: Method, path: &str, content_type: Option<&str>, accept: Option<&str>, body: Vec<u8>) -> Result<http::Response<Body>, CliError> {
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        accept: Option<&str>,
+        body: Vec<u8>,
+    ) -> Result<http::Response<Body>, CliError> {
         let mut req = Request::builder().method(method).uri(path);
         if let Some(ct) = content_type {
             req = req.header(header::CONTENT_TYPE, ct);
@@ -148,7 +214,9 @@ impl ApiClient {
         if let Some(a) = accept {
             req = req.header(header::ACCEPT, a);
         }
-        let req = req.body(Body::from(body)).map_err(|e| CliError::Other(e.to_string()))?;
+        let req = req
+            .body(Body::from(body))
+            .map_err(|e| CliError::Other(e.to_string()))?;
         Ok(self.client.send(req).await?)
     }
 }
@@ -164,7 +232,12 @@ fn server_error(status: StatusCode, body: &[u8]) -> CliError {
                 .and_then(Value::as_array)
                 .map(|cs| {
                     cs.iter()
-                        .map(|c| (c["field"].as_str().unwrap_or("").to_string(), c["message"].as_str().unwrap_or("").to_string()))
+                        .map(|c| {
+                            (
+                                c["field"].as_str().unwrap_or("").to_string(),
+                                c["message"].as_str().unwrap_or("").to_string(),
+                            )
+                        })
                         .collect()
                 })
                 .unwrap_or_default(),

@@ -14,10 +14,17 @@ pub fn resolve(name: &str) -> Result<&'static Resource, CliError> {
     RESOURCES
         .iter()
         .find(|r| {
-            let names_match = r.plural == base || r.singular == base || r.kind.to_ascii_lowercase() == base || r.short_names.contains(&base.as_str());
+            let names_match = r.plural == base
+                || r.singular == base
+                || r.kind.to_ascii_lowercase() == base
+                || r.short_names.contains(&base.as_str());
             names_match && group.as_deref().is_none_or(|g| g == r.group)
         })
-        .ok_or_else(|| CliError::Other(format!("the server doesn't have a resource type \"{name}\"")))
+        .ok_or_else(|| {
+            CliError::Other(format!(
+                "the server doesn't have a resource type \"{name}\""
+            ))
+        })
 }
 
 /// Finds the resource for an object's apiVersion and kind.
@@ -25,12 +32,20 @@ pub fn for_object(api_version: &str, kind: &str) -> Result<&'static Resource, Cl
     RESOURCES
         .iter()
         .find(|r| r.kind == kind && r.api_version() == api_version)
-        .ok_or_else(|| CliError::Other(format!("no matches for kind \"{kind}\" in version \"{api_version}\"")))
+        .ok_or_else(|| {
+            CliError::Other(format!(
+                "no matches for kind \"{kind}\" in version \"{api_version}\""
+            ))
+        })
 }
 
 /// The collection path, in `namespace` (or across all for `None`).
 pub fn collection_path(r: &Resource, namespace: Option<&str>) -> String {
-    let base = if r.group.is_empty() { format!("/api/{}", r.version) } else { format!("/apis/{}/{}", r.group, r.version) };
+    let base = if r.group.is_empty() {
+        format!("/api/{}", r.version)
+    } else {
+        format!("/apis/{}/{}", r.group, r.version)
+    };
     match namespace {
         Some(ns) if r.namespaced => format!("{base}/namespaces/{ns}/{}", r.plural),
         _ => format!("{base}/{}", r.plural),
@@ -53,13 +68,19 @@ mod tests {
         assert_eq!(resolve("deployments.apps").unwrap().plural, "deployments");
         assert_eq!(resolve("svc").unwrap().plural, "services");
         assert!(resolve("deployments.batch").is_err());
-        assert!(resolve("widgets").unwrap_err().to_string().contains("widgets"));
+        assert!(resolve("widgets")
+            .unwrap_err()
+            .to_string()
+            .contains("widgets"));
     }
 
     #[test]
     fn builds_paths() {
         let d = resolve("deploy").unwrap();
-        assert_eq!(object_path(d, Some("x"), "web"), "/apis/apps/v1/namespaces/x/deployments/web");
+        assert_eq!(
+            object_path(d, Some("x"), "web"),
+            "/apis/apps/v1/namespaces/x/deployments/web"
+        );
         let n = resolve("nodes").unwrap();
         assert_eq!(object_path(n, Some("x"), "n1"), "/api/v1/nodes/n1");
     }

@@ -11,7 +11,9 @@ use super::client::CliError;
 pub fn read(source: &str) -> Result<Vec<Value>, CliError> {
     if source == "-" {
         let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).map_err(|e| CliError::Other(format!("reading stdin: {e}")))?;
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| CliError::Other(format!("reading stdin: {e}")))?;
         return parse(&s, "<stdin>");
     }
     let path = Path::new(source);
@@ -20,7 +22,10 @@ pub fn read(source: &str) -> Result<Vec<Value>, CliError> {
             .map_err(|e| CliError::Other(format!("reading {source}: {e}")))?
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml" || x == "json"))
+            .filter(|p| {
+                p.extension()
+                    .is_some_and(|x| x == "yaml" || x == "yml" || x == "json")
+            })
             .collect();
         files.sort();
         let mut out = Vec::new();
@@ -29,7 +34,8 @@ pub fn read(source: &str) -> Result<Vec<Value>, CliError> {
         }
         return Ok(out);
     }
-    let text = std::fs::read_to_string(path).map_err(|e| CliError::Other(format!("reading {source}: {e}")))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::Other(format!("reading {source}: {e}")))?;
     parse(&text, source)
 }
 
@@ -37,14 +43,26 @@ pub fn read(source: &str) -> Result<Vec<Value>, CliError> {
 pub fn parse(text: &str, origin: &str) -> Result<Vec<Value>, CliError> {
     let mut out = Vec::new();
     for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        let v = Value::deserialize(doc).map_err(|e| CliError::Other(format!("error parsing {origin} (document {}): {e}", i + 1)))?;
+        let v = Value::deserialize(doc).map_err(|e| {
+            CliError::Other(format!("error parsing {origin} (document {}): {e}", i + 1))
+        })?;
         match v {
             Value::Null => {}
-            Value::Object(ref m) if m.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List")) && m.contains_key("items") => {
+            Value::Object(ref m)
+                if m.get("kind")
+                    .and_then(Value::as_str)
+                    .is_some_and(|k| k.ends_with("List"))
+                    && m.contains_key("items") =>
+            {
                 out.extend(m["items"].as_array().cloned().unwrap_or_default());
             }
             Value::Object(_) => out.push(v),
-            _ => return Err(CliError::Other(format!("error parsing {origin} (document {}): expected an object", i + 1))),
+            _ => {
+                return Err(CliError::Other(format!(
+                    "error parsing {origin} (document {}): expected an object",
+                    i + 1
+                )))
+            }
         }
     }
     Ok(out)

@@ -15,7 +15,11 @@ pub use client::{ApiClient, CliError};
 
 /// Command line of orchctl.
 #[derive(Debug, Parser)]
-#[command(name = "orchctl", version, about = "Talk to an orch (or Kubernetes) API server")]
+#[command(
+    name = "orchctl",
+    version,
+    about = "Talk to an orch (or Kubernetes) API server"
+)]
 pub struct Cli {
     /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, /var/lib/orch/admin.kubeconfig).
     #[arg(long, global = true)]
@@ -117,6 +121,9 @@ pub enum Command {
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let path = client::kubeconfig_path(cli.kubeconfig.clone())?;
     let api = ApiClient::connect(&path).await?;
-    let ns = cli.namespace.clone().unwrap_or_else(|| api.default_namespace.clone());
+    let ns = cli
+        .namespace
+        .clone()
+        .unwrap_or_else(|| api.default_namespace.clone());
     commands::run(&api, &ns, cli.command).await
 }

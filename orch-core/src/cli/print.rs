@@ -4,11 +4,22 @@ use serde_json::Value;
 /// Formats a Table; `wide` includes priority>0 columns; `namespace_col`
 /// prepends NAMESPACE.
 pub fn table(t: &Value, wide: bool, namespace_col: bool, with_headers: bool) -> String {
-    let defs = t["columnDefinitions"].as_array().cloned().unwrap_or_default();
-    let shown: Vec<usize> = defs.iter().enumerate().filter(|(_, d)| wide || d["priority"].as_i64().unwrap_or(0) == 0).map(|(i, _)| i).collect();
+    let defs = t["columnDefinitions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let shown: Vec<usize> = defs
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| wide || d["priority"].as_i64().unwrap_or(0) == 0)
+        .map(|(i, _)| i)
+        .collect();
     let mut rows: Vec<Vec<String>> = Vec::new();
     if with_headers {
-        let mut h: Vec<String> = shown.iter().map(|i| defs[*i]["name"].as_str().unwrap_or("").to_uppercase()).collect();
+        let mut h: Vec<String> = shown
+            .iter()
+            .map(|i| defs[*i]["name"].as_str().unwrap_or("").to_uppercase())
+            .collect();
         if namespace_col {
             h.insert(0, "NAMESPACE".into());
         }
@@ -18,7 +29,13 @@ pub fn table(t: &Value, wide: bool, namespace_col: bool, with_headers: bool) -> 
         let cells = r["cells"].as_array().cloned().unwrap_or_default();
         let mut line: Vec<String> = shown.iter().map(|i| cell(cells.get(*i))).collect();
         if namespace_col {
-            line.insert(0, r.pointer("/object/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_string());
+            line.insert(
+                0,
+                r.pointer("/object/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+            );
         }
         rows.push(line);
     }
@@ -36,7 +53,15 @@ fn cell(v: Option<&Value>) -> String {
 /// Left-aligns columns with three spaces between them.
 pub fn align(rows: &[Vec<String>]) -> String {
     let ncols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..ncols).map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..ncols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
     let mut out = String::new();
     for r in rows {
         let mut line = String::new();
@@ -67,7 +92,13 @@ mod tests {
         let narrow = table(&t, false, false, true);
         assert_eq!(narrow, "NAME    STATUS\nweb-1   Running\n");
         let wide = table(&t, true, true, true);
-        assert!(wide.starts_with("NAMESPACE   NAME    STATUS    IP\n"), "{wide}");
-        assert!(wide.contains("default     web-1   Running   10.244.1.2"), "{wide}");
+        assert!(
+            wide.starts_with("NAMESPACE   NAME    STATUS    IP\n"),
+            "{wide}"
+        );
+        assert!(
+            wide.contains("default     web-1   Running   10.244.1.2"),
+            "{wide}"
+        );
     }
 }

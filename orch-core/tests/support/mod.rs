@@ -20,7 +20,11 @@ pub struct TestServer {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl TestServer {
@@ -54,7 +58,10 @@ impl TestServer {
     }
 
     pub fn admin_token(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("admin-token")).unwrap().trim().to_string()
+        std::fs::read_to_string(self.dir.path().join("admin-token"))
+            .unwrap()
+            .trim()
+            .to_string()
     }
 
     fn spawn(&mut self) {
@@ -80,7 +87,9 @@ impl TestServer {
                     panic!("orch server exited early: {status}");
                 }
             }
-            if self.kubeconfig().exists() && std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if self.kubeconfig().exists()
+                && std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+            {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -113,7 +122,9 @@ impl TestServer {
     /// A kube-rs client from the admin kubeconfig.
     pub async fn client(&self) -> kube::Client {
         let kc = kube::config::Kubeconfig::read_from(self.kubeconfig()).unwrap();
-        let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.unwrap();
+        let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .unwrap();
         kube::Client::try_from(cfg).unwrap()
     }
 
@@ -150,7 +161,9 @@ pub mod reqwest_like {
 
     impl Resp {
         pub fn json(&self) -> serde_json::Value {
-            serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+            serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+                panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body))
+            })
         }
     }
 
@@ -160,33 +173,59 @@ pub mod reqwest_like {
             for c in CertificateDer::pem_file_iter(ca).unwrap() {
                 roots.add(c.unwrap()).unwrap();
             }
-            let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .unwrap()
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-            Self { cfg: Arc::new(cfg), base }
+            let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+            Self {
+                cfg: Arc::new(cfg),
+                base,
+            }
         }
 
-        pub async fn send(&self, method: &str, path: &str, token: Option<&str>, headers: &[(&str, &str)], body: Vec<u8>) -> Resp {
+        pub async fn send(
+            &self,
+            method: &str,
+            path: &str,
+            token: Option<&str>,
+            headers: &[(&str, &str)],
+            body: Vec<u8>,
+        ) -> Resp {
             let addr = self.base.trim_start_matches("https://").to_string();
             let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
             let tls = tokio_rustls::TlsConnector::from(self.cfg.clone())
                 .connect(ServerName::try_from("localhost").unwrap(), tcp)
                 .await
                 .unwrap();
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.unwrap();
+            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+                .await
+                .unwrap();
             tokio::spawn(conn);
-            let mut req = http::Request::builder().method(method).uri(path).header("host", "localhost");
+            let mut req = http::Request::builder()
+                .method(method)
+                .uri(path)
+                .header("host", "localhost");
             if let Some(t) = token {
                 req = req.header("authorization", format!("Bearer {t}"));
             }
             for (k, v) in headers {
                 req = req.header(*k, *v);
             }
-            let resp = sender.send_request(req.body(Full::new(bytes::Bytes::from(body))).unwrap()).await.unwrap();
+            let resp = sender
+                .send_request(req.body(Full::new(bytes::Bytes::from(body))).unwrap())
+                .await
+                .unwrap();
             let status = resp.status().as_u16();
-            let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .unwrap()
+                .to_bytes()
+                .to_vec();
             Resp { status, body }
         }
     }

@@ -33,7 +33,11 @@ pub struct Preconditions {
 
 /// Deletes an object, or starts its graceful deletion. Returns the object as
 /// it is after the call.
-pub async fn delete(state: &ApiState, oref: ObjectRef<'_>, opts: &DeleteOptions) -> Result<Value, ApiError> {
+pub async fn delete(
+    state: &ApiState,
+    oref: ObjectRef<'_>,
+    opts: &DeleteOptions,
+) -> Result<Value, ApiError> {
     let policy = match (opts.propagation_policy.as_deref(), opts.orphan_dependents) {
         (Some(p @ ("Background" | "Foreground" | "Orphan")), _) => p,
         (Some(other), _) => {
@@ -46,21 +50,40 @@ pub async fn delete(state: &ApiState, oref: ObjectRef<'_>, opts: &DeleteOptions)
     };
     let key = oref.key();
     for _ in 0..8 {
-        let kv = state.store.get(&key).await.map_err(|e| oref.store_err(e))?.ok_or_else(|| oref.not_found())?;
+        let kv = state
+            .store
+            .get(&key)
+            .await
+            .map_err(|e| oref.store_err(e))?
+            .ok_or_else(|| oref.not_found())?;
         let current = decode(&kv)?;
         if let Some(pre) = &opts.preconditions {
             let uid = current.pointer("/metadata/uid").and_then(Value::as_str);
             if pre.uid.as_deref().is_some_and(|u| Some(u) != uid) {
-                return Err(ApiError::conflict(&oref.res.qualified(), oref.name, "Precondition failed: UID in precondition does not match"));
+                return Err(ApiError::conflict(
+                    &oref.res.qualified(),
+                    oref.name,
+                    "Precondition failed: UID in precondition does not match",
+                ));
             }
-            if pre.resource_version.as_deref().is_some_and(|rv| rv != kv.mod_revision.to_string()) {
-                return Err(ApiError::conflict(&oref.res.qualified(), oref.name, "Precondition failed: ResourceVersion in precondition does not match"));
+            if pre
+                .resource_version
+                .as_deref()
+                .is_some_and(|rv| rv != kv.mod_revision.to_string())
+            {
+                return Err(ApiError::conflict(
+                    &oref.res.qualified(),
+                    oref.name,
+                    "Precondition failed: ResourceVersion in precondition does not match",
+                ));
             }
         }
         let mut next = current.clone();
         let mut finalizers = meta::finalizers(&current);
         match policy {
-            "Orphan" if !finalizers.iter().any(|f| f == "orphan") => finalizers.push("orphan".into()),
+            "Orphan" if !finalizers.iter().any(|f| f == "orphan") => {
+                finalizers.push("orphan".into())
+            }
             "Foreground" if !finalizers.iter().any(|f| f == "foregroundDeletion") => {
                 finalizers.push("foregroundDeletion".into())
             }
@@ -75,11 +98,20 @@ pub async fn delete(state: &ApiState, oref: ObjectRef<'_>, opts: &DeleteOptions)
                 m.insert("finalizers".into(), json!(finalizers));
             }
             if !terminating {
-                m.insert("deletionTimestamp".into(), meta::now_plus(grace.unwrap_or(0)).into());
-                m.insert("deletionGracePeriodSeconds".into(), json!(grace.unwrap_or(0)));
+                m.insert(
+                    "deletionTimestamp".into(),
+                    meta::now_plus(grace.unwrap_or(0)).into(),
+                );
+                m.insert(
+                    "deletionGracePeriodSeconds".into(),
+                    json!(grace.unwrap_or(0)),
+                );
             } else if let Some(g) = grace.or(opts.grace_period_seconds.filter(|g| *g == 0)) {
                 // A shorter grace period may replace a longer one.
-                let old = current.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(i64::MAX);
+                let old = current
+                    .pointer("/metadata/deletionGracePeriodSeconds")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(i64::MAX);
                 if g < old {
                     m.insert("deletionTimestamp".into(), meta::now_plus(g).into());
                     m.insert("deletionGracePeriodSeconds".into(), json!(g));
@@ -91,7 +123,11 @@ pub async fn delete(state: &ApiState, oref: ObjectRef<'_>, opts: &DeleteOptions)
             if next == current {
                 return Ok(current);
             }
-            match state.store.update(&key, meta::encode(&next), kv.mod_revision).await {
+            match state
+                .store
+                .update(&key, meta::encode(&next), kv.mod_revision)
+                .await
+            {
                 Ok(kv) => return decode(&kv),
                 Err(StoreError::Conflict { .. }) => continue,
                 Err(e) => return Err(oref.store_err(e)),
@@ -101,14 +137,21 @@ pub async fn delete(state: &ApiState, oref: ObjectRef<'_>, opts: &DeleteOptions)
             Ok(gone) => {
                 hooks::after_delete(state, oref.res, &current);
                 let mut v = current;
-                meta::metadata_mut(&mut v).insert("resourceVersion".into(), gone.mod_revision.to_string().into());
+                meta::metadata_mut(&mut v).insert(
+                    "resourceVersion".into(),
+                    gone.mod_revision.to_string().into(),
+                );
                 return Ok(v);
             }
             Err(StoreError::Conflict { .. }) => continue,
             Err(e) => return Err(oref.store_err(e)),
         }
     }
-    Err(ApiError::conflict(&oref.res.qualified(), oref.name, "too many concurrent writers; try again"))
+    Err(ApiError::conflict(
+        &oref.res.qualified(),
+        oref.name,
+        "too many concurrent writers; try again",
+    ))
 }
 
 /// The grace period if this delete is graceful: pods bound to a node (the
@@ -117,11 +160,20 @@ pub async fn delete(state: &ApiState, oref: ObjectRef<'_>, opts: &DeleteOptions)
 fn graceful_seconds(kind: &str, obj: &Value, opts: &DeleteOptions) -> Option<i64> {
     match kind {
         "Pod" => {
-            let bound = obj.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
-            let finished = matches!(obj.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed"));
+            let bound = obj
+                .pointer("/spec/nodeName")
+                .and_then(Value::as_str)
+                .is_some_and(|n| !n.is_empty());
+            let finished = matches!(
+                obj.pointer("/status/phase").and_then(Value::as_str),
+                Some("Succeeded" | "Failed")
+            );
             let grace = opts
                 .grace_period_seconds
-                .or_else(|| obj.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64))
+                .or_else(|| {
+                    obj.pointer("/spec/terminationGracePeriodSeconds")
+                        .and_then(Value::as_i64)
+                })
                 .unwrap_or(30)
                 .max(0);
             (bound && !finished && grace > 0).then_some(grace)

@@ -40,9 +40,14 @@ pub fn prepare_create(res: &Resource, obj: &mut Value) {
 /// Keeps server-assigned fields a client omitted on update.
 pub fn prepare_update(res: &Resource, old: &Value, new: &mut Value) {
     if res.kind == "Service" {
-        let empty = new.pointer("/spec/clusterIP").and_then(Value::as_str).is_none_or(str::is_empty);
+        let empty = new
+            .pointer("/spec/clusterIP")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty);
         if empty {
-            if let (Some(ip), Some(spec)) = (old.pointer("/spec/clusterIP").cloned(), new.get_mut("spec")) {
+            if let (Some(ip), Some(spec)) =
+                (old.pointer("/spec/clusterIP").cloned(), new.get_mut("spec"))
+            {
                 if spec.is_object() {
                     spec["clusterIP"] = ip;
                     if let Some(ips) = old.pointer("/spec/clusterIPs") {
@@ -60,20 +65,32 @@ fn cluster_ip_invalid(obj: &Value, msg: String) -> ApiError {
         "Service",
         "",
         &name,
-        &[Cause { field: "spec.clusterIP".into(), reason: CauseReason::FieldValueInvalid, message: msg }],
+        &[Cause {
+            field: "spec.clusterIP".into(),
+            reason: CauseReason::FieldValueInvalid,
+            message: msg,
+        }],
     )
 }
 
 /// Allocates what a new object needs (a Service's ClusterIP). Returns what
 /// to release if the create fails.
-pub fn allocate(state: &ApiState, res: &Resource, obj: &mut Value) -> Result<Option<Ipv4Addr>, ApiError> {
+pub fn allocate(
+    state: &ApiState,
+    res: &Resource,
+    obj: &mut Value,
+) -> Result<Option<Ipv4Addr>, ApiError> {
     if res.kind != "Service" {
         return Ok(None);
     }
     if obj.pointer("/spec/type").and_then(Value::as_str) == Some("ExternalName") {
         return Ok(None);
     }
-    let requested = obj.pointer("/spec/clusterIP").and_then(Value::as_str).unwrap_or("").to_string();
+    let requested = obj
+        .pointer("/spec/clusterIP")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     if requested == "None" {
         obj["spec"]["clusterIPs"] = json!(["None"]);
         return Ok(None);
@@ -82,10 +99,11 @@ pub fn allocate(state: &ApiState, res: &Resource, obj: &mut Value) -> Result<Opt
     let ip = if requested.is_empty() {
         ips.allocate().map_err(|m| cluster_ip_invalid(obj, m))?
     } else {
-        let ip: Ipv4Addr = requested
-            .parse()
-            .map_err(|_| cluster_ip_invalid(obj, format!("{requested:?} is not a valid IPv4 address")))?;
-        ips.allocate_specific(ip).map_err(|m| cluster_ip_invalid(obj, m))?;
+        let ip: Ipv4Addr = requested.parse().map_err(|_| {
+            cluster_ip_invalid(obj, format!("{requested:?} is not a valid IPv4 address"))
+        })?;
+        ips.allocate_specific(ip)
+            .map_err(|m| cluster_ip_invalid(obj, m))?;
         ip
     };
     obj["spec"]["clusterIP"] = json!(ip.to_string());
@@ -96,14 +114,21 @@ pub fn allocate(state: &ApiState, res: &Resource, obj: &mut Value) -> Result<Opt
 /// Gives back what [`allocate`] took.
 pub fn release(state: &ApiState, allocated: Option<Ipv4Addr>) {
     if let Some(ip) = allocated {
-        state.ips.lock().unwrap_or_else(|p| p.into_inner()).release(ip);
+        state
+            .ips
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .release(ip);
     }
 }
 
 /// Frees what a deleted object held.
 pub fn after_delete(state: &ApiState, res: &Resource, obj: &Value) {
     if res.kind == "Service" {
-        let ip = obj.pointer("/spec/clusterIP").and_then(Value::as_str).and_then(|s| s.parse().ok());
+        let ip = obj
+            .pointer("/spec/clusterIP")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse().ok());
         release(state, ip);
     }
 }
@@ -116,12 +141,23 @@ pub fn update_completes_deletion(old: &Value, new: &Value) -> bool {
     if !meta::is_terminating(old) || !meta::finalizers(new).is_empty() {
         return false;
     }
-    let spec_fins = new.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
+    let spec_fins = new
+        .pointer("/spec/finalizers")
+        .and_then(Value::as_array)
+        .is_some_and(|f| !f.is_empty());
     let is_namespace = new.get("kind").and_then(Value::as_str) == Some("Namespace");
     if is_namespace && spec_fins {
         return false;
     }
-    let removed_last = !meta::finalizers(old).is_empty() || (is_namespace && old.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty()));
-    let grace = old.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0);
+    let removed_last = !meta::finalizers(old).is_empty()
+        || (is_namespace
+            && old
+                .pointer("/spec/finalizers")
+                .and_then(Value::as_array)
+                .is_some_and(|f| !f.is_empty()));
+    let grace = old
+        .pointer("/metadata/deletionGracePeriodSeconds")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
     removed_last && grace == 0
 }

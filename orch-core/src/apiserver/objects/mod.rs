@@ -8,8 +8,8 @@ mod read;
 mod write;
 
 pub use delete::{delete, DeleteOptions};
-pub use read::{get, list, ListQuery};
 pub use read::Filter;
+pub use read::{get, list, ListQuery};
 pub use write::{create, modify, patch, update, WriteTarget};
 
 use serde_json::Value;
@@ -75,7 +75,10 @@ pub(crate) fn check(
     } else {
         let name = meta::name(obj).to_string();
         let name = if name.is_empty() {
-            obj.pointer("/metadata/generateName").and_then(Value::as_str).unwrap_or("").to_string()
+            obj.pointer("/metadata/generateName")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
         } else {
             name
         };
@@ -85,7 +88,11 @@ pub(crate) fn check(
 
 /// Checks that the namespace of a namespaced write exists and is not being
 /// deleted.
-pub(crate) async fn check_namespace(state: &ApiState, ns: &str, creating: bool) -> Result<(), ApiError> {
+pub(crate) async fn check_namespace(
+    state: &ApiState,
+    ns: &str,
+    creating: bool,
+) -> Result<(), ApiError> {
     let nsres = super::resources::by_kind("Namespace").expect("namespaces are served");
     let kv = state
         .store

@@ -14,7 +14,12 @@ use crate::store::{ListOptions, Revision, StoreError};
 
 /// Reads one object.
 pub async fn get(state: &ApiState, oref: ObjectRef<'_>) -> Result<Value, ApiError> {
-    let kv = state.store.get(&oref.key()).await.map_err(|e| oref.store_err(e))?.ok_or_else(|| oref.not_found())?;
+    let kv = state
+        .store
+        .get(&oref.key())
+        .await
+        .map_err(|e| oref.store_err(e))?
+        .ok_or_else(|| oref.not_found())?;
     decode(&kv)
 }
 
@@ -62,14 +67,19 @@ pub struct Filter {
 impl Filter {
     /// Parses and checks the selectors of `q` for resource `res`.
     pub fn parse(res: &Resource, q: &ListQuery) -> Result<Self, ApiError> {
-        let labels = match q.label_selector.as_deref().filter(|s| !s.trim().is_empty()) {
-            Some(s) => Some(LabelSelector::parse(s).map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?),
-            None => None,
-        };
+        let labels =
+            match q.label_selector.as_deref().filter(|s| !s.trim().is_empty()) {
+                Some(s) => Some(LabelSelector::parse(s).map_err(|e| {
+                    ApiError::bad_request(format!("unable to parse requirement: {e}"))
+                })?),
+                None => None,
+            };
         let fields = match q.field_selector.as_deref().filter(|s| !s.trim().is_empty()) {
             Some(s) => {
-                let f = FieldSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?;
-                f.validate_fields(&allowed_fields(res.kind)).map_err(|e| ApiError::bad_request(e.to_string()))?;
+                let f =
+                    FieldSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?;
+                f.validate_fields(&allowed_fields(res.kind))
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
                 Some(f)
             }
             None => None,
@@ -79,7 +89,8 @@ impl Filter {
 
     /// Whether `obj` passes both selectors.
     pub fn matches(&self, obj: &Value) -> bool {
-        self.labels.as_ref().is_none_or(|l| l.matches_object(obj)) && self.fields.as_ref().is_none_or(|f| f.matches(obj))
+        self.labels.as_ref().is_none_or(|l| l.matches_object(obj))
+            && self.fields.as_ref().is_none_or(|f| f.matches(obj))
     }
 }
 
@@ -87,7 +98,13 @@ impl Filter {
 fn allowed_fields(kind: &str) -> Vec<&'static str> {
     let mut v = vec!["metadata.name", "metadata.namespace"];
     match kind {
-        "Pod" => v.extend(["spec.nodeName", "status.phase", "spec.schedulerName", "spec.restartPolicy", "status.podIP"]),
+        "Pod" => v.extend([
+            "spec.nodeName",
+            "status.phase",
+            "spec.schedulerName",
+            "spec.restartPolicy",
+            "status.podIP",
+        ]),
         "Namespace" => v.push("status.phase"),
         "Node" => v.push("spec.unschedulable"),
         "Secret" => v.push("type"),
@@ -115,7 +132,11 @@ struct Continue {
 }
 
 fn encode_continue(rv: Revision, start: &str) -> String {
-    let raw = serde_json::to_vec(&Continue { rv, start: start.to_string() }).unwrap_or_default();
+    let raw = serde_json::to_vec(&Continue {
+        rv,
+        start: start.to_string(),
+    })
+    .unwrap_or_default();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
 }
 
@@ -124,29 +145,45 @@ fn decode_continue(token: &str) -> Result<Continue, ApiError> {
         .decode(token)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| ApiError::bad_request("continue key is not valid: it must be a token returned by a previous list"))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "continue key is not valid: it must be a token returned by a previous list",
+            )
+        })
 }
 
 /// Lists objects of `res` (in `namespace`, or everywhere), filtered and
 /// paged over one snapshot.
-pub async fn list(state: &ApiState, res: &'static Resource, namespace: Option<&str>, q: &ListQuery) -> Result<Value, ApiError> {
+pub async fn list(
+    state: &ApiState,
+    res: &'static Resource,
+    namespace: Option<&str>,
+    q: &ListQuery,
+) -> Result<Value, ApiError> {
     let filter = Filter::parse(res, q)?;
     let prefix = res.key_prefix(namespace);
     let limit = q.limit.unwrap_or(0);
-    let (mut revision, mut start_after) = match q.continue_token.as_deref().filter(|t| !t.is_empty()) {
-        Some(t) => {
-            let c = decode_continue(t)?;
-            if !c.start.starts_with(&prefix) {
-                return Err(ApiError::bad_request("continue key does not belong to this list"));
+    let (mut revision, mut start_after) =
+        match q.continue_token.as_deref().filter(|t| !t.is_empty()) {
+            Some(t) => {
+                let c = decode_continue(t)?;
+                if !c.start.starts_with(&prefix) {
+                    return Err(ApiError::bad_request(
+                        "continue key does not belong to this list",
+                    ));
+                }
+                (Some(c.rv), Some(c.start))
             }
-            (Some(c.rv), Some(c.start))
-        }
-        None => (exact_revision(q)?, None),
-    };
+            None => (exact_revision(q)?, None),
+        };
     let mut items = Vec::new();
     let mut next_token = None;
     loop {
-        let want = if limit == 0 { 0 } else { (limit - items.len()).max(1) };
+        let want = if limit == 0 {
+            0
+        } else {
+            (limit - items.len()).max(1)
+        };
         let page = state
             .store
             .list(&ListOptions { prefix: prefix.clone(), start_after: start_after.clone(), limit: want, revision })
@@ -170,7 +207,9 @@ pub async fn list(state: &ApiState, res: &'static Resource, namespace: Option<&s
         }
         start_after = last_key;
         if limit > 0 && items.len() >= limit {
-            next_token = start_after.as_deref().map(|k| encode_continue(page.revision, k));
+            next_token = start_after
+                .as_deref()
+                .map(|k| encode_continue(page.revision, k));
             break;
         }
     }
@@ -189,7 +228,10 @@ pub async fn list(state: &ApiState, res: &'static Resource, namespace: Option<&s
 
 /// The revision to read at when the client asked for an exact one.
 fn exact_revision(q: &ListQuery) -> Result<Option<Revision>, ApiError> {
-    match (q.resource_version.as_deref(), q.resource_version_match.as_deref()) {
+    match (
+        q.resource_version.as_deref(),
+        q.resource_version_match.as_deref(),
+    ) {
         (Some(rv), Some("Exact")) => rv
             .parse()
             .map(Some)

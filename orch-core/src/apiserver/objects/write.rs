@@ -3,7 +3,11 @@ use serde_json::Value;
 
 use super::{check, check_namespace, decode, hooks, ObjectRef};
 use crate::apiserver::{
-    meta, patch::{apply_patch, PatchType}, resources::Resource, state::ApiState, status::ApiError,
+    meta,
+    patch::{apply_patch, PatchType},
+    resources::Resource,
+    state::ApiState,
+    status::ApiError,
 };
 use crate::store::StoreError;
 
@@ -28,7 +32,9 @@ pub async fn create(
     mut obj: Value,
 ) -> Result<Value, ApiError> {
     if !obj.is_object() {
-        return Err(ApiError::bad_request("the request body must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        ));
     }
     stamp_type(res, &mut obj)?;
     if res.namespaced {
@@ -47,7 +53,10 @@ pub async fn create(
         meta::metadata_mut(&mut obj).remove("namespace");
     }
     if meta::name(&obj).is_empty() {
-        if let Some(prefix) = obj.pointer("/metadata/generateName").and_then(Value::as_str) {
+        if let Some(prefix) = obj
+            .pointer("/metadata/generateName")
+            .and_then(Value::as_str)
+        {
             if !prefix.is_empty() {
                 let name = format!("{prefix}{}", meta::random_suffix());
                 meta::metadata_mut(&mut obj).insert("name".into(), name.into());
@@ -59,14 +68,23 @@ pub async fn create(
         m.insert("uid".into(), uuid::Uuid::new_v4().to_string().into());
         m.insert("creationTimestamp".into(), meta::now().into());
         m.insert("generation".into(), 1.into());
-        for k in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
+        for k in [
+            "resourceVersion",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "selfLink",
+        ] {
             m.remove(k);
         }
     }
     hooks::prepare_create(res, &mut obj);
     check(res, &mut obj, None)?;
     let name = meta::name(&obj).to_string();
-    let oref = ObjectRef { res, namespace, name: &name };
+    let oref = ObjectRef {
+        res,
+        namespace,
+        name: &name,
+    };
     let allocated = hooks::allocate(state, res, &mut obj)?;
     match state.store.create(&oref.key(), meta::encode(&obj)).await {
         Ok(kv) => decode(&kv),
@@ -85,7 +103,9 @@ pub async fn update(
     body: Value,
 ) -> Result<Value, ApiError> {
     if !body.is_object() {
-        return Err(ApiError::bad_request("the request body must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        ));
     }
     if meta::name(&body) != oref.name {
         return Err(ApiError::bad_request(format!(
@@ -95,7 +115,10 @@ pub async fn update(
         )));
     }
     let precondition = meta::resource_version(&body).map(str::to_string);
-    modify(state, oref, target, precondition.as_deref(), |_| Ok(body.clone())).await
+    modify(state, oref, target, precondition.as_deref(), |_| {
+        Ok(body.clone())
+    })
+    .await
 }
 
 /// Applies a patch to an object, or to its status.
@@ -111,11 +134,16 @@ pub async fn patch(
             if e.is_bad_request() {
                 ApiError::bad_request(e.to_string())
             } else {
-                ApiError::invalid(oref.res.kind, oref.res.group, oref.name, &[crate::apiserver::validation::Cause {
-                    field: String::new(),
-                    reason: crate::apiserver::validation::CauseReason::FieldValueInvalid,
-                    message: e.to_string(),
-                }])
+                ApiError::invalid(
+                    oref.res.kind,
+                    oref.res.group,
+                    oref.name,
+                    &[crate::apiserver::validation::Cause {
+                        field: String::new(),
+                        reason: crate::apiserver::validation::CauseReason::FieldValueInvalid,
+                        message: e.to_string(),
+                    }],
+                )
             }
         })?;
         Ok(patched)
@@ -135,7 +163,12 @@ pub async fn modify(
 ) -> Result<Value, ApiError> {
     let key = oref.key();
     for _ in 0..RETRIES {
-        let kv = state.store.get(&key).await.map_err(|e| oref.store_err(e))?.ok_or_else(|| oref.not_found())?;
+        let kv = state
+            .store
+            .get(&key)
+            .await
+            .map_err(|e| oref.store_err(e))?
+            .ok_or_else(|| oref.not_found())?;
         let current = decode(&kv)?;
         let mut new = mutate(&current)?;
         if !new.is_object() {
@@ -167,20 +200,31 @@ pub async fn modify(
                 Ok(gone) => {
                     hooks::after_delete(state, oref.res, &current);
                     let mut v = new;
-                    meta::metadata_mut(&mut v).insert("resourceVersion".into(), gone.mod_revision.to_string().into());
+                    meta::metadata_mut(&mut v).insert(
+                        "resourceVersion".into(),
+                        gone.mod_revision.to_string().into(),
+                    );
                     Ok(v)
                 }
                 Err(StoreError::Conflict { .. }) if !pinned => continue,
                 Err(e) => Err(oref.store_err(e)),
             };
         }
-        match state.store.update(&key, meta::encode(&new), kv.mod_revision).await {
+        match state
+            .store
+            .update(&key, meta::encode(&new), kv.mod_revision)
+            .await
+        {
             Ok(kv) => return decode(&kv),
             Err(StoreError::Conflict { .. }) if !pinned => continue,
             Err(e) => return Err(oref.store_err(e)),
         }
     }
-    Err(ApiError::conflict(&oref.res.qualified(), oref.name, "too many concurrent writers; try again"))
+    Err(ApiError::conflict(
+        &oref.res.qualified(),
+        oref.name,
+        "too many concurrent writers; try again",
+    ))
 }
 
 fn strip_rv(v: &Value) -> Value {
@@ -192,7 +236,9 @@ fn strip_rv(v: &Value) -> Value {
 /// Sets apiVersion and kind if missing, and rejects a mismatch.
 fn stamp_type(res: &Resource, obj: &mut Value) -> Result<(), ApiError> {
     let want_av = res.api_version();
-    let map = obj.as_object_mut().ok_or_else(|| ApiError::bad_request("the request body must be a JSON object"))?;
+    let map = obj
+        .as_object_mut()
+        .ok_or_else(|| ApiError::bad_request("the request body must be a JSON object"))?;
     match map.get("kind").and_then(Value::as_str) {
         Some(k) if k != res.kind => {
             return Err(ApiError::bad_request(format!(
@@ -218,7 +264,12 @@ fn stamp_type(res: &Resource, obj: &mut Value) -> Result<(), ApiError> {
 }
 
 /// Applies the status/spec split and keeps server-owned metadata.
-fn merge_for_target(res: &'static Resource, target: WriteTarget, old: &Value, new: &mut Value) -> Result<(), ApiError> {
+fn merge_for_target(
+    res: &'static Resource,
+    target: WriteTarget,
+    old: &Value,
+    new: &mut Value,
+) -> Result<(), ApiError> {
     match target {
         WriteTarget::Status => {
             let status = new.get("status").cloned();
@@ -249,7 +300,14 @@ fn merge_for_target(res: &'static Resource, target: WriteTarget, old: &Value, ne
             }
             let old_meta = old.get("metadata").cloned().unwrap_or_default();
             let m = meta::metadata_mut(new);
-            for k in ["uid", "creationTimestamp", "name", "namespace", "deletionTimestamp", "deletionGracePeriodSeconds"] {
+            for k in [
+                "uid",
+                "creationTimestamp",
+                "name",
+                "namespace",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+            ] {
                 match old_meta.get(k) {
                     Some(v) => {
                         m.insert(k.into(), v.clone());
@@ -260,9 +318,15 @@ fn merge_for_target(res: &'static Resource, target: WriteTarget, old: &Value, ne
                 }
             }
             crate::apiserver::validation::apply_defaults(res.kind, new);
-            let gen = old_meta.get("generation").and_then(Value::as_i64).unwrap_or(1);
+            let gen = old_meta
+                .get("generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
             let changed = meta::spec_part(old) != meta::spec_part(new);
-            meta::metadata_mut(new).insert("generation".into(), (if changed { gen + 1 } else { gen }).into());
+            meta::metadata_mut(new).insert(
+                "generation".into(),
+                (if changed { gen + 1 } else { gen }).into(),
+            );
         }
     }
     Ok(())
