@@ -171,16 +171,14 @@ fn kubectl_create_apply_get_scale_delete() {
     let (ok, out, err) = run(
         &k,
         &s,
-        &["delete", "configmap", "settings", "service", "web"],
+        &["delete", "configmap/settings", "service/web"],
         None,
     );
-    let _ = out;
-    if !ok {
-        // Older kubectl wants one type per call.
-        let (ok1, _, e1) = run(&k, &s, &["delete", "configmap", "settings"], None);
-        let (ok2, _, e2) = run(&k, &s, &["delete", "service", "web"], None);
-        assert!(ok1 && ok2, "{err} {e1} {e2}");
-    }
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("configmap \"settings\" deleted") && out.contains("service \"web\" deleted"),
+        "{out}"
+    );
     let (ok, _, err) = run(&k, &s, &["get", "service", "web"], None);
     assert!(!ok && err.contains("NotFound"), "{err}");
 

@@ -144,7 +144,7 @@ async fn handle(
             return Ok((
                 [(
                     header::CONTENT_TYPE,
-                    "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
+                    "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
                 )],
                 discovery::openapi_v2_protobuf(),
             )
