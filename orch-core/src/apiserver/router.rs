@@ -150,6 +150,12 @@ async fn handle(
             )
                 .into_response())
         }
+        (&Method::GET, "/orch/v1/snapshot") => {
+            if who != Identity::Admin {
+                return Err(ApiError::forbidden("only the admin may take snapshots"));
+            }
+            return snapshot(state).await;
+        }
         (&Method::POST, "/orch/v1/node-credentials") => {
             if !matches!(who, Identity::Joiner | Identity::Admin) {
                 return Err(ApiError::forbidden(
@@ -198,6 +204,44 @@ async fn handle(
     let query: ListQuery = serde_urlencoded::from_str(uri.query().unwrap_or(""))
         .map_err(|e| ApiError::bad_request(format!("invalid query parameters: {e}")))?;
     dispatch(state, &who, method, &rp, &query, uri, headers, body).await
+}
+
+/// Writes a consistent copy of the store and sends it back.
+async fn snapshot(state: &ApiState) -> Result<Response, ApiError> {
+    let dir = tempfile_dir()?;
+    let path = dir.join("snapshot.redb");
+    let result = async {
+        let rev = state
+            .store
+            .snapshot(&path)
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let bytes = tokio::fs::read(&path)
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        Ok::<_, ApiError>((rev, bytes))
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let (rev, bytes) = result?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::ETAG, rev.to_string()),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+fn tempfile_dir() -> Result<std::path::PathBuf, ApiError> {
+    let dir = std::env::temp_dir().join(format!(
+        "orch-snapshot-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4()
+    ));
+    std::fs::create_dir_all(&dir).map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(dir)
 }
 
 async fn read_body(state: &ApiState, body: Body) -> Result<bytes::Bytes, ApiError> {

@@ -23,7 +23,41 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the control plane (API server and store).
-    Server(ServerArgs),
+    Server(ServerCmd),
+}
+
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct ServerCmd {
+    #[command(subcommand)]
+    tool: Option<ServerTool>,
+    #[command(flatten)]
+    args: ServerArgs,
+}
+
+#[derive(Subcommand)]
+enum ServerTool {
+    /// Back up the store of a running server to a file.
+    Snapshot {
+        /// The server's data directory (for its admin kubeconfig).
+        #[arg(long, default_value = "/var/lib/orch")]
+        data_dir: PathBuf,
+        /// Where to write the snapshot.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print a token: read-only for a component, or a node's own token.
+    Token {
+        /// The server's data directory (for its token key).
+        #[arg(long, default_value = "/var/lib/orch")]
+        data_dir: PathBuf,
+        /// A read-only token for this subject (for example system:orch-dns).
+        #[arg(long, conflicts_with = "node")]
+        read_only: Option<String>,
+        /// The token of this node.
+        #[arg(long)]
+        node: Option<String>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -59,7 +93,29 @@ async fn main() -> Result<()> {
         )
         .init();
     match Cli::parse().command {
-        Command::Server(a) => run_server(a).await,
+        Command::Server(ServerCmd { tool: None, args }) => run_server(args).await,
+        Command::Server(ServerCmd {
+            tool: Some(ServerTool::Snapshot { data_dir, out }),
+            ..
+        }) => snapshot(&data_dir, &out).await,
+        Command::Server(ServerCmd {
+            tool:
+                Some(ServerTool::Token {
+                    data_dir,
+                    read_only,
+                    node,
+                }),
+            ..
+        }) => {
+            let auth = orch_core::apiserver::auth::Auth::load_or_create(&data_dir)
+                .with_context(|| format!("reading tokens in {}", data_dir.display()))?;
+            match (read_only, node) {
+                (Some(subject), None) => println!("{}", auth.read_only_token(&subject)),
+                (None, Some(node)) => println!("{}", auth.node_token(&node)),
+                _ => anyhow::bail!("give --read-only SUBJECT or --node NAME"),
+            }
+            Ok(())
+        }
     }
 }
 
@@ -98,6 +154,26 @@ async fn run_server(a: ServerArgs) -> Result<()> {
     shutdown_signal().await;
     tracing::info!("stopping");
     running.stop();
+    Ok(())
+}
+
+async fn snapshot(data_dir: &std::path::Path, out: &std::path::Path) -> Result<()> {
+    let api = orch_core::cli::ApiClient::connect(&data_dir.join("admin.kubeconfig")).await?;
+    let bytes = api
+        .call(
+            http::Method::GET,
+            "/orch/v1/snapshot",
+            None,
+            Some("application/octet-stream"),
+            Vec::new(),
+        )
+        .await?;
+    std::fs::write(out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+    println!(
+        "snapshot of {} bytes written to {}",
+        bytes.len(),
+        out.display()
+    );
     Ok(())
 }
 

@@ -62,8 +62,11 @@ pub(crate) fn check(
     old: Option<&Value>,
 ) -> Result<(), ApiError> {
     validation::apply_defaults(res.kind, obj);
-    let mut causes = match validation::decode_check(res.kind, obj) {
-        Ok(()) => Vec::new(),
+    let mut causes = match validation::canonicalize(res.kind, obj) {
+        Ok(canonical) => {
+            *obj = canonical;
+            Vec::new()
+        }
         Err(c) => c,
     };
     causes.extend(match old {

@@ -93,6 +93,16 @@ pub fn decode_check(kind: &str, obj: &Value) -> Result<(), Vec<Cause>> {
     }
 }
 
+/// The object as its typed k8s-openapi struct sees it: unknown fields are
+/// dropped (as the Kubernetes API server drops them); type errors are
+/// causes with the field path. Kinds without a typed struct pass unchanged.
+pub fn canonicalize(kind: &str, obj: &Value) -> Result<Value, Vec<Cause>> {
+    match Kind::parse(kind) {
+        Some(kind) => typed::canonical(kind, obj),
+        None => Ok(obj.clone()),
+    }
+}
+
 /// Applies Kubernetes defaulting to the spec of `obj` in place: Service
 /// type, session affinity, port protocols and target ports; Pod restart
 /// policy, grace period, DNS policy, scheduler name, service links and

@@ -11,6 +11,12 @@ use super::Kind;
 
 /// Deserializes `obj` as the typed struct of `kind`.
 pub(super) fn decode_check(kind: Kind, obj: &Value) -> Result<(), Vec<Cause>> {
+    canonical(kind, obj).map(drop)
+}
+
+/// Deserializes `obj` as the typed struct of `kind` and serializes it back:
+/// fields the kind does not have are dropped, as Kubernetes drops them.
+pub(super) fn canonical(kind: Kind, obj: &Value) -> Result<Value, Vec<Cause>> {
     match kind {
         Kind::Namespace => decode::<core::v1::Namespace>(obj),
         Kind::Node => decode::<core::v1::Node>(obj),
@@ -26,7 +32,9 @@ pub(super) fn decode_check(kind: Kind, obj: &Value) -> Result<(), Vec<Cause>> {
     }
 }
 
-fn decode<T: DeserializeOwned + Resource>(obj: &Value) -> Result<(), Vec<Cause>> {
+fn decode<T: DeserializeOwned + serde::Serialize + Resource>(
+    obj: &Value,
+) -> Result<Value, Vec<Cause>> {
     // The typed deserializers reject a mismatched apiVersion / kind without
     // a field path; report those here with their field.
     for (field, expected) in [("apiVersion", T::API_VERSION), ("kind", T::KIND)] {
@@ -38,7 +46,9 @@ fn decode<T: DeserializeOwned + Resource>(obj: &Value) -> Result<(), Vec<Cause>>
         }
     }
     match serde_path_to_error::deserialize::<_, T>(obj) {
-        Ok(_) => Ok(()),
+        Ok(typed) => {
+            serde_json::to_value(&typed).map_err(|e| vec![Cause::invalid("", e.to_string())])
+        }
         Err(e) => {
             let path = e.path().to_string();
             let field = if path == "." { String::new() } else { path };
