@@ -2,5 +2,8 @@
 //! scheduler, controllers, node agent and CLI.
 pub mod apiserver;
 pub mod cli;
+pub mod controllers;
+pub mod controlplane;
+pub mod scheduler;
 pub mod store;
 pub mod util;

@@ -3,6 +3,10 @@
 //!
 //! Every guard removes what it created in `Drop`, which also runs while a
 //! failing test unwinds, so a red test leaves nothing behind.
+//!
+//! [`bench`] holds the benchmarks that `cargo xtask bench` runs through the
+//! `orch-bench` binary.
+pub mod bench;
 pub mod bpf;
 pub mod cgroup;
 pub mod cmd;

@@ -1,4 +1,5 @@
-//! `cargo xtask`: set-up, build and test tasks for the orch workspace.
+//! `cargo xtask`: set-up, build, test and bench tasks for the orch workspace.
+mod bench;
 mod build;
 mod setup;
 mod step;
@@ -41,6 +42,15 @@ enum Command {
         #[arg(last = true)]
         cargo_args: Vec<String>,
     },
+    /// Build in release, then run a benchmark (store, api or all) and write
+    /// its Markdown report to target/orch/bench/. Not part of `test`.
+    Bench {
+        /// Which benchmark: store, api or all.
+        what: String,
+        /// Extra arguments for orch-bench (after `--`), e.g. `--pods 2000`.
+        #[arg(last = true)]
+        extra: Vec<String>,
+    },
 }
 
 fn main() -> Result<()> {
@@ -68,5 +78,6 @@ fn main() -> Result<()> {
             no_lint,
             cargo_args,
         } => test::run(!no_lint, &cargo_args),
+        Command::Bench { what, extra } => bench::run(&what, &extra),
     }
 }

@@ -22,8 +22,67 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the control plane (API server and store).
+    /// Run the control plane (API server and store, plus the scheduler and
+    /// controllers unless disabled).
     Server(ServerCmd),
+    /// Run only the controller manager, against an API server.
+    ControllerManager {
+        /// Kubeconfig of the API server.
+        #[arg(long)]
+        kubeconfig: PathBuf,
+        #[command(flatten)]
+        loops: LoopArgs,
+    },
+    /// Run only the scheduler, against an API server.
+    Scheduler {
+        /// Kubeconfig of the API server.
+        #[arg(long)]
+        kubeconfig: PathBuf,
+        #[command(flatten)]
+        loops: LoopArgs,
+    },
+}
+
+/// Settings of the scheduler and controllers.
+#[derive(clap::Args, Clone)]
+struct LoopArgs {
+    /// Seconds without a Lease renewal before a node is Ready=Unknown.
+    #[arg(long, default_value_t = 40)]
+    node_monitor_grace_period_seconds: u64,
+    /// Default tolerationSeconds for the not-ready and unreachable taints.
+    #[arg(long, default_value_t = 300)]
+    default_toleration_seconds: i64,
+    /// Cluster pod CIDR; nodes get a /24 each.
+    #[arg(long, default_value = "10.244.0.0/16")]
+    pod_cidr: String,
+    /// Leader election Lease duration in seconds.
+    #[arg(long, default_value_t = 15)]
+    leader_lease_seconds: u64,
+    /// Initial backoff for unschedulable pods, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    scheduler_backoff_ms: u64,
+}
+
+impl LoopArgs {
+    fn options(&self, controllers: bool, scheduler: bool) -> Result<orch_core::controlplane::LoopOptions> {
+        let mut o = orch_core::controlplane::LoopOptions { controllers, scheduler, ..Default::default() };
+        o.controller.node_monitor_grace_period = Duration::from_secs(self.node_monitor_grace_period_seconds);
+        o.controller.default_toleration_seconds = self.default_toleration_seconds;
+        o.controller.pod_cidr = Cidr::parse(&self.pod_cidr).map_err(|e| anyhow::anyhow!("--pod-cidr: {e}"))?;
+        o.lease_duration = Duration::from_secs(self.leader_lease_seconds.max(1));
+        o.sched.initial_backoff = Duration::from_millis(self.scheduler_backoff_ms);
+        Ok(o)
+    }
+}
+
+async fn run_loops(kubeconfig: &std::path::Path, o: orch_core::controlplane::LoopOptions) -> Result<()> {
+    let client = orch_core::controlplane::client_from(kubeconfig).await?;
+    let tasks = orch_core::controlplane::spawn(client, o);
+    shutdown_signal().await;
+    for t in tasks {
+        t.abort();
+    }
+    Ok(())
 }
 
 #[derive(clap::Args)]
@@ -83,6 +142,14 @@ struct ServerArgs {
     /// Events of watch history always kept, whatever their age.
     #[arg(long, default_value_t = 10_000)]
     watch_history_min_events: usize,
+    /// Do not run the controller manager in this process.
+    #[arg(long)]
+    no_controllers: bool,
+    /// Do not run the scheduler in this process.
+    #[arg(long)]
+    no_scheduler: bool,
+    #[command(flatten)]
+    loops: LoopArgs,
 }
 
 #[tokio::main]
@@ -94,6 +161,8 @@ async fn main() -> Result<()> {
         .init();
     match Cli::parse().command {
         Command::Server(ServerCmd { tool: None, args }) => run_server(args).await,
+        Command::ControllerManager { kubeconfig, loops } => run_loops(&kubeconfig, loops.options(true, false)?).await,
+        Command::Scheduler { kubeconfig, loops } => run_loops(&kubeconfig, loops.options(false, true)?).await,
         Command::Server(ServerCmd {
             tool: Some(ServerTool::Snapshot { data_dir, out }),
             ..
@@ -151,8 +220,14 @@ async fn run_server(a: ServerArgs) -> Result<()> {
         running.bound.first().map_or(6443, SocketAddr::port),
         join.trim()
     );
+    let loops = a.loops.options(!a.no_controllers, !a.no_scheduler)?;
+    let client = orch_core::controlplane::client_from(&a.data_dir.join("admin.kubeconfig")).await?;
+    let tasks = orch_core::controlplane::spawn(client, loops);
     shutdown_signal().await;
     tracing::info!("stopping");
+    for t in tasks {
+        t.abort();
+    }
     running.stop();
     Ok(())
 }

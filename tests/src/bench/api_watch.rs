@@ -9,7 +9,7 @@ use std::{
 };
 
 use anyhow::{Context, Result};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::{
     api::{ListParams, ObjectMeta, PostParams, WatchEvent, WatchParams},
@@ -83,7 +83,7 @@ pub async fn run(
         let stream = api.watch(&wp, &rv).await.context("opening a watch")?;
         tasks.push(tokio::spawn(async move {
             let mut seen: Vec<(usize, Instant)> = Vec::with_capacity(events);
-            let mut stream = Box::pin(stream.into_stream());
+            let mut stream = Box::pin(stream);
             while seen.len() < events {
                 let next = tokio::time::timeout_at(deadline, stream.next()).await;
                 match next {

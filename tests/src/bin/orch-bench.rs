@@ -1,0 +1,91 @@
+//! `orch-bench`: the benchmarks behind `cargo xtask bench store|api|all`.
+//! Prints each report as Markdown and writes it to `--out`
+//! (`target/orch/bench/` by default).
+use std::{path::PathBuf, time::Duration};
+
+use anyhow::Result;
+use clap::{Parser, ValueEnum};
+use orch_tests::bench::{
+    api::{self, ApiParams},
+    store::{self, StoreParams},
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum What {
+    Store,
+    Api,
+    All,
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "orch-bench", about = "orch benchmarks (store, api)")]
+struct Cli {
+    /// Which benchmark to run.
+    what: What,
+    /// Directory for the Markdown reports.
+    #[arg(long, default_value = "target/orch/bench")]
+    out: PathBuf,
+    /// The `orch` binary the API benchmark starts.
+    #[arg(long, default_value = "target/release/orch")]
+    orch: PathBuf,
+    /// Store: bytes per value.
+    #[arg(long, default_value_t = 1024)]
+    value_size: usize,
+    /// Store: writes at 1 writer.
+    #[arg(long, default_value_t = 2_000)]
+    writes_1: usize,
+    /// Store: writes at 64 writers.
+    #[arg(long, default_value_t = 20_000)]
+    writes_64: usize,
+    /// API: concurrent creating clients.
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+    /// API: Pods to create.
+    #[arg(long, default_value_t = 10_000)]
+    pods: usize,
+    /// API: Services to create.
+    #[arg(long, default_value_t = 1_000)]
+    services: usize,
+    /// API: watchers.
+    #[arg(long, default_value_t = 100)]
+    watchers: usize,
+    /// API: objects created while watching.
+    #[arg(long, default_value_t = 500)]
+    watch_events: usize,
+    /// API: creates per second while watching.
+    #[arg(long, default_value_t = 50)]
+    watch_rate: u32,
+    /// Time cap per measured phase, in seconds.
+    #[arg(long, default_value_t = 30)]
+    cap_secs: u64,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let cap = Duration::from_secs(cli.cap_secs.max(1));
+    if matches!(cli.what, What::Store | What::All) {
+        let p = StoreParams {
+            value_size: cli.value_size,
+            writes_1: cli.writes_1,
+            writes_64: cli.writes_64,
+            cap,
+            ..StoreParams::default()
+        };
+        store::run(&p, &cli.out).await?;
+    }
+    if matches!(cli.what, What::Api | What::All) {
+        let p = ApiParams {
+            clients: cli.clients,
+            pods: cli.pods,
+            services: cli.services,
+            watchers: cli.watchers,
+            watch_events: cli.watch_events,
+            watch_rate: cli.watch_rate,
+            cap,
+            ..ApiParams::default()
+        };
+        api::run(&p, &cli.orch, &cli.out).await?;
+    }
+    Ok(())
+}
