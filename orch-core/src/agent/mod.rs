@@ -1,4 +1,12 @@
 //! The node agent: registers its node, runs the pods bound to it in real
 //! Linux namespaces, reports their status and keeps them as declared.
+pub mod client;
+mod error;
+pub mod ipam;
 pub mod netlink;
 pub mod netns;
+pub mod node;
+pub mod nodenet;
+pub mod sandbox;
+
+pub use error::AgentError;
