@@ -13,7 +13,7 @@ use std::{
 use super::{netlink::Net, netns};
 use crate::{apiserver::ipalloc::Cidr, util::short_hash};
 
-/// Name of the host bridge that links simulated nodes.
+/// Default name of the host bridge that links simulated nodes.
 pub const HOST_BRIDGE: &str = "orch0";
 /// Name of the pod bridge inside a node.
 pub const POD_BRIDGE: &str = "cbr0";
@@ -21,6 +21,8 @@ pub const POD_BRIDGE: &str = "cbr0";
 /// Cluster-wide addressing.
 #[derive(Debug, Clone)]
 pub struct Layout {
+    /// The host bridge linking simulated nodes (`orch0`).
+    pub bridge: String,
     /// The underlay network of simulated nodes (10.250.0.0/24).
     pub underlay: Cidr,
     /// The host's address on the underlay (10.250.0.1).
@@ -34,6 +36,7 @@ pub struct Layout {
 impl Default for Layout {
     fn default() -> Self {
         Self {
+            bridge: HOST_BRIDGE.into(),
             underlay: Cidr::parse("10.250.0.0/24").expect("constant"),
             host_ip: Ipv4Addr::new(10, 250, 0, 1),
             pod_cidr: Cidr::parse("10.244.0.0/16").expect("constant"),
@@ -95,8 +98,8 @@ impl NodeNet {
     /// Creates (or finds) a simulated node's namespace on the host bridge.
     pub async fn simulated(node: &str, node_ip: Ipv4Addr, layout: Layout) -> io::Result<Self> {
         let host = Net::host()?;
-        let bridge = host.ensure_bridge(HOST_BRIDGE).await?;
-        host.add_addr(HOST_BRIDGE, layout.host_ip, layout.underlay.prefix).await?;
+        let bridge = host.ensure_bridge(&layout.bridge).await?;
+        host.add_addr(&layout.bridge, layout.host_ip, layout.underlay.prefix).await?;
         unreachable_routes(&host, &layout).await?;
         let ns_path = netns::create(&node_netns(node))?;
         let net = Net::in_netns(&ns_path).await?;
@@ -173,7 +176,7 @@ pub async fn teardown_simulated(node: &str, pod_cidr: Option<Cidr>) -> io::Resul
 /// unreachable routes. Call when the last node is gone.
 pub async fn teardown_host(layout: &Layout) -> io::Result<()> {
     let host = Net::host()?;
-    host.del_link(HOST_BRIDGE).await?;
+    host.del_link(&layout.bridge).await?;
     for c in [layout.service_cidr, layout.pod_cidr] {
         host.del_route(c.base, c.prefix, true).await?;
     }
