@@ -1,0 +1,2 @@
+//! Small programs built into the `orch` binary (`orch tools ...`).
+pub mod echo;
