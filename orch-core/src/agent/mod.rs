@@ -10,3 +10,4 @@ pub mod nodenet;
 pub mod sandbox;
 
 pub use error::AgentError;
+pub mod pods;

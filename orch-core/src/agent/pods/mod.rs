@@ -1,0 +1,2 @@
+//! Running the pods bound to this node.
+pub mod probe;
