@@ -7,7 +7,10 @@ pub mod netlink;
 pub mod netns;
 pub mod node;
 pub mod nodenet;
+pub mod pods;
+pub mod run;
+pub mod runtime;
 pub mod sandbox;
 
 pub use error::AgentError;
-pub mod pods;
+pub use run::{run, teardown, AgentConfig};

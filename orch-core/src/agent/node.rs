@@ -148,8 +148,13 @@ pub async fn heartbeat_loop(client: Client, name: String) {
 pub async fn route_loop(client: Client, net: NodeNet) -> Result<(), AgentError> {
     let nodes: Api<Node> = Api::all(client);
     let (store, writer) = reflector::store();
-    let mut stream = reflector(writer, watcher(nodes, watcher::Config::default())).touched_objects().boxed();
-    while stream.try_next().await?.is_some() {
+    // The store commits the initial listing only at InitDone, so sync on
+    // that event too, not only on objects touched later.
+    let mut stream = reflector(writer, watcher(nodes, watcher::Config::default())).boxed();
+    while let Some(ev) = stream.try_next().await? {
+        if matches!(ev, watcher::Event::Init | watcher::Event::InitApply(_)) {
+            continue;
+        }
         let peers: Vec<(Cidr, Ipv4Addr)> = store
             .state()
             .iter()

@@ -41,6 +41,178 @@ enum Command {
         #[command(flatten)]
         loops: LoopArgs,
     },
+    /// Run a node agent (kubelet): register the node and run its pods.
+    Agent(AgentCmd),
+    /// Helper programs run by orch itself.
+    #[command(subcommand)]
+    Tools(ToolsCmd),
+}
+
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct AgentCmd {
+    #[command(subcommand)]
+    tool: Option<AgentTool>,
+    #[command(flatten)]
+    args: AgentArgs,
+}
+
+#[derive(Subcommand)]
+enum AgentTool {
+    /// Remove everything of a node: pods' processes, cgroups, namespaces,
+    /// sandboxes, and (simulated) its node namespace and routes.
+    Teardown {
+        /// Node name.
+        #[arg(long = "node-name", alias = "node")]
+        node_name: String,
+        /// The agent's data directory.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// The node was simulated.
+        #[arg(long)]
+        simulate_node: bool,
+        #[command(flatten)]
+        layout: LayoutArgs,
+    },
+}
+
+/// Addressing of simulated nodes.
+#[derive(clap::Args, Clone)]
+struct LayoutArgs {
+    /// Host bridge linking simulated nodes.
+    #[arg(long, default_value = "orch0")]
+    host_bridge: String,
+    /// Underlay network of simulated nodes.
+    #[arg(long, default_value = "10.250.0.0/24")]
+    underlay_cidr: String,
+    /// The host's address on the underlay.
+    #[arg(long, default_value = "10.250.0.1")]
+    host_ip: std::net::Ipv4Addr,
+    /// Cluster pod CIDR.
+    #[arg(long, default_value = "10.244.0.0/16")]
+    cluster_pod_cidr: String,
+    /// Service CIDR.
+    #[arg(long, default_value = "10.96.0.0/16")]
+    service_cidr: String,
+}
+
+impl LayoutArgs {
+    fn layout(&self) -> Result<orch_core::agent::nodenet::Layout> {
+        let p = |flag: &str, v: &str| Cidr::parse(v).map_err(|e| anyhow::anyhow!("--{flag}: {e}"));
+        Ok(orch_core::agent::nodenet::Layout {
+            bridge: self.host_bridge.clone(),
+            underlay: p("underlay-cidr", &self.underlay_cidr)?,
+            host_ip: self.host_ip,
+            pod_cidr: p("cluster-pod-cidr", &self.cluster_pod_cidr)?,
+            service_cidr: p("service-cidr", &self.service_cidr)?,
+        })
+    }
+}
+
+#[derive(clap::Args)]
+struct AgentArgs {
+    /// This node's name.
+    #[arg(long, required = false, default_value = "")]
+    node_name: String,
+    /// API server URL.
+    #[arg(long, default_value = "https://127.0.0.1:6443")]
+    server: String,
+    /// Join token (or a node token).
+    #[arg(long, env = "ORCH_TOKEN", default_value = "")]
+    token: String,
+    /// The cluster CA certificate.
+    #[arg(long, default_value = "/var/lib/orch/ca.crt")]
+    ca_file: PathBuf,
+    /// Where the agent keeps pod state (default /var/lib/orch/agent-<node>).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Simulate this node in its own network namespace on the host bridge.
+    #[arg(long)]
+    simulate_node: bool,
+    /// The node's address (default for node-N: 10.250.0.(N+1)).
+    #[arg(long)]
+    node_ip: Option<std::net::Ipv4Addr>,
+    /// Cluster DNS address written into pods' resolv.conf.
+    #[arg(long, default_value = "10.96.0.10")]
+    cluster_dns: std::net::Ipv4Addr,
+    /// Cluster domain.
+    #[arg(long, default_value = "cluster.local")]
+    cluster_domain: String,
+    /// First restart backoff of crashing containers, in milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    backoff_initial_ms: u64,
+    /// Maximum restart backoff, in milliseconds.
+    #[arg(long, default_value_t = 300_000)]
+    backoff_max_ms: u64,
+    /// Pods this node accepts.
+    #[arg(long, default_value_t = 110)]
+    max_pods: u32,
+    #[command(flatten)]
+    layout: LayoutArgs,
+}
+
+fn agent_dir(node: &str, dir: Option<PathBuf>) -> PathBuf {
+    dir.unwrap_or_else(|| PathBuf::from(format!("/var/lib/orch/agent-{node}")))
+}
+
+async fn run_agent(a: AgentArgs) -> Result<()> {
+    if a.node_name.is_empty() {
+        anyhow::bail!("--node-name is required");
+    }
+    if a.token.is_empty() {
+        anyhow::bail!("--token is required (the join token printed by `orch server`)");
+    }
+    let cfg = orch_core::agent::AgentConfig {
+        data_dir: agent_dir(&a.node_name, a.data_dir.clone()),
+        node_name: a.node_name.clone(),
+        server: a.server.clone(),
+        token: a.token.clone(),
+        ca_file: a.ca_file.clone(),
+        simulate: a.simulate_node,
+        node_ip: a.node_ip,
+        layout: a.layout.layout()?,
+        dns: orch_core::agent::sandbox::DnsConfig { nameserver: a.cluster_dns, domain: a.cluster_domain.clone() },
+        backoff: orch_core::agent::pods::backoff::BackoffConfig {
+            initial: Duration::from_millis(a.backoff_initial_ms),
+            max: Duration::from_millis(a.backoff_max_ms.max(a.backoff_initial_ms)),
+            ..Default::default()
+        },
+        max_pods: a.max_pods,
+        init_binary: std::env::current_exe().context("locating the orch binary")?,
+    };
+    tokio::select! {
+        r = orch_core::agent::run(cfg) => r.context("the agent stopped"),
+        _ = shutdown_signal() => {
+            tracing::info!("stopping; pods keep running until the next start or `orch agent teardown`");
+            Ok(())
+        }
+    }
+}
+
+/// `orch tools ...`: helpers that orch runs, not meant for direct use.
+#[derive(Subcommand)]
+enum ToolsCmd {
+    /// HTTP/TCP/UDP echo server answering with its pod name and IP.
+    EchoServer {
+        /// HTTP port (0: off).
+        #[arg(long, default_value_t = 8080)]
+        http: u16,
+        /// TCP echo port (0: off).
+        #[arg(long, default_value_t = 9000)]
+        tcp: u16,
+        /// UDP echo port (0: off).
+        #[arg(long, default_value_t = 9001)]
+        udp: u16,
+        /// Name to answer with (default: $POD_NAME or the host name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// The container init shim: `orch tools init -- CMD ARGS...`.
+    Init {
+        /// The command and its arguments.
+        #[arg(last = true, required = true)]
+        argv: Vec<String>,
+    },
 }
 
 /// Settings of the scheduler and controllers.
@@ -163,6 +335,17 @@ async fn main() -> Result<()> {
         Command::Server(ServerCmd { tool: None, args }) => run_server(args).await,
         Command::ControllerManager { kubeconfig, loops } => run_loops(&kubeconfig, loops.options(true, false)?).await,
         Command::Scheduler { kubeconfig, loops } => run_loops(&kubeconfig, loops.options(false, true)?).await,
+        Command::Tools(ToolsCmd::Init { argv }) => orch_core::agent::runtime::init::run(argv),
+        Command::Tools(ToolsCmd::EchoServer { http, tcp, udp, name }) => {
+            orch_core::tools::echo::run(orch_core::tools::echo::EchoConfig { http, tcp, udp, name }).await.context("echo server")
+        }
+        Command::Agent(AgentCmd { tool: None, args }) => run_agent(args).await,
+        Command::Agent(AgentCmd { tool: Some(AgentTool::Teardown { node_name, data_dir, simulate_node, layout }), .. }) => {
+            let dir = agent_dir(&node_name, data_dir);
+            orch_core::agent::teardown(&node_name, &dir, simulate_node, &layout.layout()?).await?;
+            println!("node {node_name}: everything removed");
+            Ok(())
+        }
         Command::Server(ServerCmd {
             tool: Some(ServerTool::Snapshot { data_dir, out }),
             ..

@@ -1,0 +1,506 @@
+//! One pod's worker: creates its sandbox, starts its containers, restarts
+//! them as the restart policy says (with backoff), runs probes, reports
+//! status, and on deletion stops the containers within the grace period,
+//! removes the sandbox and finishes deleting the pod.
+use std::{collections::BTreeMap, net::IpAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, watch};
+
+use super::{
+    backoff,
+    container::{self, ContainerEvent, Slot},
+    env, probe,
+    shared::Shared,
+    status::{self, StatusInput, Terminated},
+};
+use crate::{
+    agent::{
+        runtime::{self, PodContext, PodNamespaces},
+        sandbox::{self, PodIdent, PodNet},
+    },
+    apiserver::meta,
+};
+
+/// Annotation that publishes the pod's network namespace.
+pub const NETNS_ANNOTATION: &str = "orch.io/netns";
+
+/// Probe verdicts sent to the worker.
+#[derive(Debug)]
+struct ProbeEvent {
+    name: String,
+    generation: u32,
+    kind: ProbeKind,
+    passing: bool,
+    message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProbeKind {
+    Startup,
+    Readiness,
+    Liveness,
+}
+
+struct Worker {
+    shared: Arc<Shared>,
+    uid: String,
+    dir: PathBuf,
+    sandbox: Option<PodNet>,
+    namespaces: Option<Arc<PodNamespaces>>,
+    slots: Vec<Slot>,
+    start_time: String,
+    last_status: Option<Value>,
+    events_tx: mpsc::Sender<ContainerEvent>,
+    probes_tx: mpsc::Sender<ProbeEvent>,
+    sandbox_error: Option<String>,
+}
+
+fn pod_key(uid: &str) -> String {
+    uid.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect()
+}
+
+fn ident(pod: &Pod) -> PodIdent {
+    let m = &pod.metadata;
+    let spec = pod.spec.as_ref();
+    PodIdent {
+        namespace: m.namespace.clone().unwrap_or_else(|| "default".into()),
+        name: m.name.clone().unwrap_or_default(),
+        uid: m.uid.clone().unwrap_or_default(),
+        hostname: spec.and_then(|s| s.hostname.clone()).or_else(|| m.name.clone()).unwrap_or_default(),
+        subdomain: spec.and_then(|s| s.subdomain.clone()),
+    }
+}
+
+/// Runs the worker of the pod with `uid` until the pod is gone.
+pub async fn run(shared: Arc<Shared>, uid: String, mut updates: watch::Receiver<Option<Pod>>) {
+    let (events_tx, mut events_rx) = mpsc::channel(64);
+    let (probes_tx, mut probes_rx) = mpsc::channel(64);
+    let dir = shared.pod_dir(&uid);
+    let mut w = Worker {
+        shared,
+        uid,
+        dir,
+        sandbox: None,
+        namespaces: None,
+        slots: Vec::new(),
+        start_time: meta::now(),
+        last_status: None,
+        events_tx,
+        probes_tx,
+        sandbox_error: None,
+    };
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        let pod = updates.borrow_and_update().clone();
+        let Some(pod) = pod else {
+            w.teardown(Duration::ZERO).await;
+            return;
+        };
+        if pod.metadata.deletion_timestamp.is_some() {
+            let grace = pod.metadata.deletion_grace_period_seconds.unwrap_or(30).max(0) as u64;
+            w.teardown(Duration::from_secs(grace)).await;
+            w.finish_deletion(&pod).await;
+            return;
+        }
+        w.sync(&pod).await;
+        tokio::select! {
+            changed = updates.changed() => {
+                if changed.is_err() {
+                    w.teardown(Duration::ZERO).await;
+                    return;
+                }
+            }
+            Some(ev) = events_rx.recv() => w.on_exit(&pod, ev),
+            Some(ev) = probes_rx.recv() => w.on_probe(ev).await,
+            _ = tick.tick() => {}
+        }
+    }
+}
+
+impl Worker {
+    fn pods_api(&self, pod: &Pod) -> Api<Pod> {
+        Api::namespaced(self.shared.client.clone(), pod.metadata.namespace.as_deref().unwrap_or("default"))
+    }
+
+    /// Brings the pod toward its spec and reports its status.
+    async fn sync(&mut self, pod: &Pod) {
+        if self.sandbox.is_none() {
+            if let Err(e) = self.ensure_sandbox(pod).await {
+                let msg = format!("creating the pod sandbox failed: {e}");
+                if self.sandbox_error.as_deref() != Some(msg.as_str()) {
+                    tracing::warn!(pod = ?pod.metadata.name, error = %msg);
+                    self.sandbox_error = Some(msg);
+                }
+            }
+        }
+        if self.slots.is_empty() {
+            let logs = self.dir.join("logs");
+            self.slots = pod.spec.as_ref().map(|s| s.containers.clone()).unwrap_or_default().into_iter().map(|c| Slot::new(c, logs.clone())).collect();
+            self.adopt_running();
+        }
+        if self.sandbox.is_some() {
+            self.start_due(pod).await;
+        }
+        self.report(pod).await;
+    }
+
+    async fn ensure_sandbox(&mut self, pod: &Pod) -> std::io::Result<()> {
+        let id = ident(pod);
+        std::fs::create_dir_all(&self.dir)?;
+        let net = {
+            let mut ipam = self.shared.ipam.lock().await;
+            sandbox::create(&self.shared.nodenet, &mut ipam, &id, &self.shared.dns, &self.dir).await?
+        };
+        std::fs::write(self.dir.join("sandbox.json"), serde_json::to_vec(&json!({"netns": net.netns_name, "namespace": id.namespace, "name": id.name}))?)?;
+        let key = pod_key(&self.uid);
+        let ns = match PodNamespaces::open(&key) {
+            Ok(ns) => ns,
+            Err(_) => PodNamespaces::create(&key, &net.netns_path, &id.hostname)?,
+        };
+        self.write_service_account(pod).await;
+        let annotated = pod.metadata.annotations.as_ref().and_then(|a| a.get(NETNS_ANNOTATION)) == Some(&net.netns_name);
+        if !annotated {
+            let patch = json!({"metadata": {"annotations": {NETNS_ANNOTATION: net.netns_name}}});
+            if let Err(e) = self.pods_api(pod).patch(pod.metadata.name.as_deref().unwrap_or(""), &PatchParams::default(), &Patch::Merge(patch)).await {
+                tracing::warn!(error = %e, "annotating the pod with its netns failed");
+            }
+        }
+        self.namespaces = Some(Arc::new(ns));
+        self.sandbox = Some(net);
+        self.sandbox_error = None;
+        Ok(())
+    }
+
+    /// Writes token, ca.crt and namespace for in-cluster clients.
+    async fn write_service_account(&self, pod: &Pod) {
+        let sa = self.dir.join("serviceaccount");
+        if sa.join("token").exists() {
+            return;
+        }
+        let ns = pod.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let req = http::Request::builder()
+            .method(http::Method::POST)
+            .uri("/orch/v1/pod-token")
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(&json!({"namespace": ns, "name": name})).unwrap_or_default());
+        let token = match req {
+            Ok(r) => self.shared.client.request::<Value>(r).await.ok().and_then(|v| v["token"].as_str().map(str::to_string)),
+            Err(_) => None,
+        };
+        let Some(token) = token else {
+            tracing::warn!(pod = %name, "could not get a service account token for the pod");
+            return;
+        };
+        let _ = std::fs::create_dir_all(&sa);
+        let _ = crate::util::write_private(&sa.join("token"), token.as_bytes());
+        let _ = std::fs::write(sa.join("ca.crt"), &self.shared.ca_pem);
+        let _ = std::fs::write(sa.join("namespace"), &ns);
+    }
+
+    /// Re-adopts containers still running from before an agent restart.
+    fn adopt_running(&mut self) {
+        let state_dir = self.dir.join("state");
+        for slot in &mut self.slots {
+            if let Some((st, running)) = container::adopt(&state_dir, &slot.spec.name) {
+                slot.restart_count = st.restart_count;
+                slot.started = Some((tokio::time::Instant::now(), st.started_at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()));
+                slot.state = status::State::Running { started_at: st.started_at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string() };
+                slot.container_id = format!("orch://{}/{}/{}", self.uid, slot.spec.name, st.restart_count);
+                slot.started_ok = slot.spec.startup_probe.is_none();
+                slot.ready = slot.spec.readiness_probe.is_none();
+                slot.handle = Some(container::watch(running, slot.spec.name.clone(), st.restart_count, self.events_tx.clone()));
+            }
+        }
+    }
+
+    async fn start_due(&mut self, pod: &Pod) {
+        let now = tokio::time::Instant::now();
+        let (Some(sandbox), Some(namespaces)) = (self.sandbox.clone(), self.namespaces.clone()) else { return };
+        let services = self.shared.services.state();
+        let services: Vec<_> = services.iter().map(|s| (**s).clone()).collect();
+        for i in 0..self.slots.len() {
+            let slot = &self.slots[i];
+            if slot.handle.is_some() || slot.done || slot.not_before.is_some_and(|t| t > now) {
+                continue;
+            }
+            let env = env::build(pod, &slot.spec, &services, &sandbox.ip.to_string(), &self.shared.node);
+            let spec = match container::runtime_spec(&slot.spec, env, slot.restart_count) {
+                Ok(s) => s,
+                Err(msg) => {
+                    let slot = &mut self.slots[i];
+                    slot.state = status::State::Waiting { reason: "CreateContainerConfigError".into(), message: msg };
+                    slot.done = true;
+                    continue;
+                }
+            };
+            let sa = self.dir.join("serviceaccount");
+            let ctx = PodContext {
+                pod_key: pod_key(&self.uid),
+                netns_path: sandbox.netns_path.clone(),
+                namespaces: &namespaces,
+                resolv_conf: sandbox.etc_dir.join("resolv.conf"),
+                hosts: sandbox.etc_dir.join("hosts"),
+                service_account_dir: sa.join("token").exists().then_some(sa),
+                cgroup_parent: match runtime::pod_cgroup(&self.shared.node, &pod_key(&self.uid)) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        self.slots[i].state = status::State::Waiting { reason: "RunContainerError".into(), message: e.to_string() };
+                        continue;
+                    }
+                },
+            };
+            let log = runtime::LogSink::new(self.slots[i].log_dir.clone());
+            match self.shared.runtime.start(&spec, &ctx, &log) {
+                Ok(running) => {
+                    for w in &running.warnings {
+                        tracing::warn!(pod = ?pod.metadata.name, container = %spec.name, "{w}");
+                    }
+                    let started_at = running.started_at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+                    let _ = runtime::save_state(&self.dir.join("state"), &running.state(&spec.name, spec.restart_count));
+                    let slot = &mut self.slots[i];
+                    slot.container_id = format!("orch://{}/{}/{}", self.uid, spec.name, spec.restart_count);
+                    slot.started = Some((tokio::time::Instant::now(), started_at.clone()));
+                    slot.state = status::State::Running { started_at };
+                    slot.started_ok = slot.spec.startup_probe.is_none();
+                    slot.ready = slot.spec.readiness_probe.is_none() && slot.started_ok;
+                    slot.not_before = None;
+                    slot.handle = Some(container::watch(running, spec.name.clone(), spec.restart_count, self.events_tx.clone()));
+                    slot.probes = spawn_probes(&slot.spec, spec.restart_count, &sandbox, self.probes_tx.clone());
+                }
+                Err(e) => {
+                    let slot = &mut self.slots[i];
+                    slot.state = status::State::Waiting { reason: "RunContainerError".into(), message: e.to_string() };
+                    slot.restart_count += 1;
+                    slot.not_before = Some(now + backoff::delay(&self.shared.backoff, slot.restart_count, Duration::ZERO));
+                }
+            }
+        }
+    }
+
+    fn on_exit(&mut self, pod: &Pod, ev: ContainerEvent) {
+        let ContainerEvent::Exited { name, generation, exit } = ev;
+        let policy = pod.spec.as_ref().and_then(|s| s.restart_policy.clone()).unwrap_or_else(|| "Always".into());
+        let cfg = self.shared.backoff;
+        let Some(slot) = self.slots.iter_mut().find(|s| s.spec.name == name) else { return };
+        if slot.handle.as_ref().is_none_or(|h| h.generation != generation) {
+            return;
+        }
+        slot.handle = None;
+        slot.stop_probes();
+        slot.ready = false;
+        let (ran, started_at) = slot.started.take().map_or((Duration::ZERO, meta::now()), |(t, s)| (t.elapsed(), s));
+        let term = Terminated { exit_code: exit.exit_code(), reason: exit.reason().to_string(), started_at, finished_at: meta::now() };
+        let restart = match policy.as_str() {
+            "Never" => false,
+            "OnFailure" => exit.exit_code() != 0,
+            _ => true,
+        };
+        if restart {
+            slot.restart_count += 1;
+            let delay = backoff::delay(&cfg, slot.restart_count, ran);
+            slot.not_before = Some(tokio::time::Instant::now() + delay);
+            slot.state = status::State::Waiting {
+                reason: "CrashLoopBackOff".into(),
+                message: format!("back-off {}s restarting failed container={name} pod={}", delay.as_secs(), pod.metadata.name.as_deref().unwrap_or("")),
+            };
+            slot.last = Some(term);
+        } else {
+            slot.done = true;
+            slot.state = status::State::Terminated(term);
+        }
+    }
+
+    async fn on_probe(&mut self, ev: ProbeEvent) {
+        let grace = Duration::from_secs(30);
+        let Some(slot) = self.slots.iter_mut().find(|s| s.spec.name == ev.name) else { return };
+        if slot.handle.as_ref().is_none_or(|h| h.generation != ev.generation) {
+            return;
+        }
+        match ev.kind {
+            ProbeKind::Startup => {
+                slot.started_ok = ev.passing;
+                if ev.passing && slot.spec.readiness_probe.is_none() {
+                    slot.ready = true;
+                }
+                if !ev.passing {
+                    tracing::info!(container = %ev.name, "startup probe failed, restarting: {}", ev.message);
+                    if let Some(h) = &slot.handle {
+                        h.stop(grace).await;
+                    }
+                }
+            }
+            ProbeKind::Readiness => slot.ready = ev.passing && slot.started_ok,
+            ProbeKind::Liveness => {
+                if !ev.passing {
+                    tracing::info!(container = %ev.name, "liveness probe failed, restarting: {}", ev.message);
+                    if let Some(h) = &slot.handle {
+                        h.stop(grace).await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn report(&mut self, pod: &Pod) {
+        let views: Vec<_> = self.slots.iter().map(Slot::view).collect();
+        let policy = pod.spec.as_ref().and_then(|s| s.restart_policy.clone()).unwrap_or_else(|| "Always".into());
+        let stored = pod.status.as_ref().and_then(|s| serde_json::to_value(s).ok());
+        let previous = self.last_status.clone().or(stored.clone());
+        let mut st = status::pod_status(&StatusInput {
+            containers: &views,
+            restart_policy: &policy,
+            sandbox_ready: self.sandbox.is_some(),
+            pod_ip: self.sandbox.as_ref().map(|s| s.ip.to_string()),
+            host_ip: self.shared.node_ip.to_string(),
+            start_time: self.start_time.clone(),
+            previous: previous.as_ref(),
+            now: meta::now(),
+        });
+        if let Some(e) = &self.sandbox_error {
+            st["message"] = json!(e);
+            st["reason"] = json!("SandboxCreationFailed");
+        }
+        let unchanged = self.last_status.as_ref().is_some_and(|l| status::comparable(l) == status::comparable(&st));
+        if unchanged {
+            return;
+        }
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        match self.pods_api(pod).patch_status(&name, &PatchParams::default(), &Patch::Merge(json!({"status": st.clone()}))).await {
+            Ok(_) => self.last_status = Some(st),
+            Err(e) => tracing::debug!(pod = %name, error = %e, "status update failed; will retry"),
+        }
+    }
+
+    /// Stops every container (SIGTERM, SIGKILL after `grace`) and removes
+    /// the sandbox, cgroups, namespaces and state.
+    async fn teardown(&mut self, grace: Duration) {
+        let mut waiting = Vec::new();
+        for slot in &mut self.slots {
+            slot.stop_probes();
+            if let Some(h) = slot.handle.take() {
+                h.stop(grace).await;
+                waiting.push(h);
+            }
+        }
+        // The container tasks report their exits; wait until they did.
+        let deadline = tokio::time::Instant::now() + grace + Duration::from_secs(10);
+        for h in waiting {
+            while !h.is_finished() && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        teardown_sandbox(&self.shared, &self.uid).await;
+    }
+
+    async fn finish_deletion(&self, pod: &Pod) {
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let dp = DeleteParams { grace_period_seconds: Some(0), preconditions: pod.metadata.uid.clone().map(|u| kube::api::Preconditions { uid: Some(u), resource_version: None }), ..Default::default() };
+        if let Err(e) = self.pods_api(pod).delete(&name, &dp).await {
+            tracing::debug!(pod = %name, error = %e, "finishing the deletion failed");
+        }
+    }
+}
+
+/// Removes every host resource of the pod with `uid`, whether or not a
+/// worker for it is running: containers' cgroups, pod namespaces, the
+/// network sandbox, its address, and its directory.
+pub async fn teardown_sandbox(shared: &Shared, uid: &str) {
+    let dir = shared.pod_dir(uid);
+    let key = pod_key(uid);
+    if let Ok(cg) = runtime::pod_cgroup(&shared.node, &key) {
+        let _ = runtime::remove_cgroup(&cg);
+    }
+    let _ = PodNamespaces::remove(&key);
+    let netns = std::fs::read(dir.join("sandbox.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|v| v["netns"].as_str().map(str::to_string));
+    if let Some(name) = netns {
+        let mut ipam = shared.ipam.lock().await;
+        if let Err(e) = sandbox::destroy(&shared.nodenet, &mut ipam, uid, &name).await {
+            tracing::warn!(error = %e, "removing the pod sandbox failed");
+        }
+    } else {
+        let mut ipam = shared.ipam.lock().await;
+        let _ = ipam.release(uid);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn named_ports(c: &k8s_openapi::api::core::v1::Container) -> Vec<(String, u16)> {
+    c.ports
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| Some((p.name?, u16::try_from(p.container_port).ok()?)))
+        .collect()
+}
+
+/// Starts the probe loop of one container run.
+fn spawn_probes(c: &k8s_openapi::api::core::v1::Container, generation: u32, sandbox: &PodNet, tx: mpsc::Sender<ProbeEvent>) -> Option<tokio::task::JoinHandle<()>> {
+    let ip = IpAddr::V4(sandbox.ip);
+    let ports = named_ports(c);
+    let mut probes = BTreeMap::new();
+    for (kind, p) in [(ProbeKind::Startup, &c.startup_probe), (ProbeKind::Readiness, &c.readiness_probe), (ProbeKind::Liveness, &c.liveness_probe)] {
+        if let Some(p) = p {
+            match probe::resolve(p, ip, &ports) {
+                Ok((probe::Action::Exec(_), _)) => {
+                    tracing::warn!(container = %c.name, "exec probes are not supported by the host-process runtime yet; ignoring this probe");
+                }
+                Ok(resolved) => {
+                    probes.insert(kind as u8, (kind, resolved));
+                }
+                Err(e) => tracing::warn!(container = %c.name, "ignoring probe: {e}"),
+            }
+        }
+    }
+    if probes.is_empty() {
+        return None;
+    }
+    let name = c.name.clone();
+    let netns = sandbox.netns_path.clone();
+    Some(tokio::spawn(async move {
+        let mut trackers: Vec<(ProbeKind, probe::Action, probe::Timing, probe::Tracker, tokio::time::Instant)> = probes
+            .into_values()
+            .map(|(k, (a, t))| {
+                // Liveness and startup count failures from "passing";
+                // readiness starts failing until its first success.
+                let initially = k != ProbeKind::Readiness;
+                let first = tokio::time::Instant::now() + t.initial_delay;
+                (k, a, t.clone(), probe::Tracker::new(t, initially), first)
+            })
+            .collect();
+        let mut started = !trackers.iter().any(|t| t.0 == ProbeKind::Startup);
+        loop {
+            let now = tokio::time::Instant::now();
+            let next = trackers.iter().filter(|t| started || t.0 == ProbeKind::Startup).map(|t| t.4).min().unwrap_or(now + Duration::from_secs(1));
+            tokio::time::sleep_until(next).await;
+            for t in trackers.iter_mut() {
+                if !(started || t.0 == ProbeKind::Startup) || t.4 > tokio::time::Instant::now() {
+                    continue;
+                }
+                if t.0 == ProbeKind::Startup && started {
+                    continue;
+                }
+                let outcome = probe::run_network(netns.clone(), t.1.clone(), t.2.timeout).await;
+                t.4 = tokio::time::Instant::now() + t.2.period;
+                let changed = t.3.record(&outcome);
+                let message = match &outcome {
+                    probe::Outcome::Failure(m) => m.clone(),
+                    probe::Outcome::Success => String::new(),
+                };
+                let startup_passed = t.0 == ProbeKind::Startup && outcome == probe::Outcome::Success;
+                if startup_passed {
+                    started = true;
+                }
+                if changed || startup_passed {
+                    let _ = tx.send(ProbeEvent { name: name.clone(), generation, kind: t.0, passing: t.3.passing && (t.0 != ProbeKind::Startup || startup_passed), message }).await;
+                }
+            }
+        }
+    }))
+}

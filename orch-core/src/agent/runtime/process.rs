@@ -1,0 +1,498 @@
+//! Starting a container: the agent runs its own binary as the init shim
+//! (`orch tools init -- CMD ARGS...`) inside the pod's net, uts and ipc
+//! namespaces, in a new mount namespace and in the container's cgroup; the
+//! shim forks the command as PID 1 of a new PID namespace (it can't be
+//! unshared before exec: a process that unshared its PID namespace can't
+//! start threads, and the `orch` binary runs a Tokio runtime). [`Running`]
+//! waits for, signals and stops it, and re-adopts it after an agent restart.
+use std::{
+    ffi::{CString, OsStr},
+    fs::{self, OpenOptions},
+    io::{self, Read},
+    os::{fd::OwnedFd, unix::ffi::OsStrExt},
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
+
+use nix::{
+    mount::MsFlags,
+    sched::CloneFlags,
+    sys::{signal::Signal, stat::Mode},
+    unistd::Pid,
+};
+
+use super::{
+    cgroup,
+    logs::{LogSink, ENV_LOG_MAX, ENV_LOG_PATH},
+    namespaces::{check_component, open_ns, PodNamespaces},
+    state::{self, ContainerState},
+    sys::{self, Op},
+};
+
+/// `PATH` given to containers whose environment has none.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Where the service account directory appears in containers.
+pub const SERVICE_ACCOUNT_MOUNT: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/// The tmpfs that holds [`SERVICE_ACCOUNT_MOUNT`] inside the container.
+const SECRETS_DIR: &str = "/var/run/secrets";
+
+/// Resource limits of one container.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// CPU limit in millicores (`cpu.max`).
+    pub cpu_millis: Option<u64>,
+    /// Memory limit in bytes (`memory.max`).
+    pub memory_bytes: Option<u64>,
+}
+
+/// What to run.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerSpec {
+    /// Container name (a plain file name: it names the cgroup and logs).
+    pub name: String,
+    /// Executable and first arguments, resolved through the `PATH` of `env`.
+    pub command: Vec<String>,
+    /// Further arguments.
+    pub args: Vec<String>,
+    /// Environment (the agent's own is not inherited). `PATH` defaults to
+    /// [`DEFAULT_PATH`].
+    pub env: Vec<(String, String)>,
+    /// Working directory (absolute); `/` if unset. It must exist.
+    pub working_dir: Option<PathBuf>,
+    /// Resource limits.
+    pub limits: Limits,
+    /// How many times this container restarted (names its log file).
+    pub restart_count: u32,
+}
+
+/// The pod a container runs in.
+#[derive(Debug, Clone)]
+pub struct PodContext<'a> {
+    /// The pod's key (for error messages).
+    pub pod_key: String,
+    /// The pod's network namespace.
+    pub netns_path: PathBuf,
+    /// The pod's UTS and IPC namespaces.
+    pub namespaces: &'a PodNamespaces,
+    /// Bind-mounted over `/etc/resolv.conf`.
+    pub resolv_conf: PathBuf,
+    /// Bind-mounted over `/etc/hosts`.
+    pub hosts: PathBuf,
+    /// Bind-mounted read-only at [`SERVICE_ACCOUNT_MOUNT`].
+    pub service_account_dir: Option<PathBuf>,
+    /// The pod's cgroup (`<root>/orch/<node>/<pod-uid>`); the container's
+    /// is `<cgroup_parent>/<name>`.
+    pub cgroup_parent: PathBuf,
+}
+
+/// Settings of the runtime.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// The `orch` binary, run as `orch tools init`. Defaults to
+    /// `/proc/self/exe` (the agent itself).
+    pub init_binary: PathBuf,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            init_binary: PathBuf::from("/proc/self/exe"),
+        }
+    }
+}
+
+/// How a container ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Exited with this code (128+N if its command was killed by signal N).
+    Code(i32),
+    /// The shim itself was killed by this signal (e.g. SIGKILL after the
+    /// grace period); the command died with it.
+    Signaled(i32),
+    /// An adopted container ended; its status is lost.
+    Unknown,
+}
+
+impl Exit {
+    /// The exit code Kubernetes reports: the code, 128+signal, or -1.
+    pub fn exit_code(&self) -> i32 {
+        match *self {
+            Exit::Code(c) => c,
+            Exit::Signaled(s) => 128 + s,
+            Exit::Unknown => -1,
+        }
+    }
+
+    /// The reason Kubernetes reports: `Completed`, `Error` or `Unknown`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Exit::Code(0) => "Completed",
+            Exit::Unknown => "Unknown",
+            _ => "Error",
+        }
+    }
+}
+
+/// A started (or re-adopted) container.
+#[derive(Debug)]
+pub struct Running {
+    /// Pid of the init shim in the agent's PID namespace. Signals sent to it
+    /// are forwarded to the command; SIGKILL kills both.
+    pub pid: i32,
+    /// Start time of `pid` (clock ticks since boot), against pid reuse.
+    pub start_time: u64,
+    /// When the container was started.
+    pub started_at: jiff::Timestamp,
+    /// The container's cgroup.
+    pub cgroup: PathBuf,
+    /// The container's current log file.
+    pub log_path: PathBuf,
+    /// Limits that could not be enforced, for pod Events.
+    pub warnings: Vec<String>,
+    child: Option<tokio::process::Child>,
+    pidfd: Option<OwnedFd>,
+    exit: Option<Exit>,
+}
+
+/// The container runtime.
+#[derive(Debug, Clone, Default)]
+pub struct Runtime {
+    config: RuntimeConfig,
+}
+
+/// Converts to a C string, rejecting interior NULs.
+fn cstring(what: &str, s: impl AsRef<OsStr>) -> io::Result<CString> {
+    CString::new(s.as_ref().as_bytes()).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{what} contains a NUL byte"),
+        )
+    })
+}
+
+/// A bind mount of `source` onto `target`.
+fn bind(source: &Path, target: &str) -> io::Result<Op> {
+    Ok(Op::Mount {
+        source: Some(cstring("mount source", source)?),
+        target: cstring("mount target", target)?,
+        fstype: None,
+        flags: MsFlags::MS_BIND,
+        data: None,
+    })
+}
+
+/// Fails with `InvalidInput` if `path` is not an existing file or directory.
+fn require(what: &str, path: &Path, dir: bool) -> io::Result<()> {
+    let ok = fs::metadata(path).is_ok_and(|m| if dir { m.is_dir() } else { m.is_file() });
+    if ok {
+        Ok(())
+    } else {
+        let kind = if dir { "directory" } else { "file" };
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{what} {} is not an existing {kind}", path.display()),
+        ))
+    }
+}
+
+impl Runtime {
+    /// A runtime with these settings.
+    pub fn new(config: RuntimeConfig) -> Self {
+        Self { config }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.config
+    }
+
+    /// Starts the container: creates its cgroup (`<cgroup_parent>/<name>`)
+    /// and log file, then the init shim in the pod. Must be called within a
+    /// Tokio runtime. An error names the step that failed.
+    pub fn start(
+        &self,
+        spec: &ContainerSpec,
+        pod: &PodContext<'_>,
+        log: &LogSink,
+    ) -> io::Result<Running> {
+        check_component("container name", &spec.name)?;
+        let argv: Vec<&String> = spec.command.iter().chain(&spec.args).collect();
+        if argv.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("container {:?} has no command", spec.name),
+            ));
+        }
+        if spec.working_dir.as_ref().is_some_and(|w| !w.is_absolute()) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "workingDir must be an absolute path",
+            ));
+        }
+        require("resolv.conf", &pod.resolv_conf, false)?;
+        require("hosts file", &pod.hosts, false)?;
+        if let Some(sa) = &pod.service_account_dir {
+            require("service account directory", sa, true)?;
+            // The tmpfs in the container needs a mount point; only this
+            // empty directory is created on the host.
+            fs::create_dir_all(SECRETS_DIR)?;
+        }
+
+        let cgroup_path = pod.cgroup_parent.join(&spec.name);
+        let warnings = cgroup::create_cgroup(&cgroup_path, &spec.limits)?;
+        let (log_file, log_path) = log.open(&spec.name, spec.restart_count)?;
+        let (ops, steps) = Self::setup_ops(spec, pod, &cgroup_path)?;
+
+        let mut cmd = tokio::process::Command::new(&self.config.init_binary);
+        cmd.args(["tools", "init", "--"])
+            .args(&argv)
+            .env_clear()
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .env(ENV_LOG_PATH, &log_path)
+            .env(ENV_LOG_MAX, log.max_file_bytes().to_string())
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file);
+        if !spec.env.iter().any(|(k, _)| k == "PATH") {
+            cmd.env("PATH", DEFAULT_PATH);
+        }
+        let (mut report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map(|(r, w)| (fs::File::from(r), w))?;
+        sys::pre_exec_ops(&mut cmd, ops, report_w);
+        let spawned = cmd.spawn();
+        drop(cmd); // closes our copy of the report pipe's write end
+        let mut child = spawned.map_err(|e| {
+            let mut index = [0u8; 2];
+            let step = match report_r.read_exact(&mut index) {
+                Ok(()) => steps.get(u16::from_le_bytes(index) as usize).cloned(),
+                Err(_) => None,
+            };
+            let step =
+                step.unwrap_or_else(|| format!("running {}", self.config.init_binary.display()));
+            let (pod, name) = (&pod.pod_key, &spec.name);
+            let msg = format!("starting container {name:?} of pod {pod:?}: {step}: {e}");
+            io::Error::new(e.kind(), msg)
+        })?;
+        let pid = child
+            .id()
+            .ok_or_else(|| io::Error::other("the init shim exited at once"))?
+            as i32;
+        let start_time = match state::process_start_time(pid) {
+            Ok(t) => t,
+            Err(e) => {
+                // Untrackable (and not re-adoptable): don't leave it running.
+                let _ = child.start_kill();
+                return Err(e);
+            }
+        };
+        Ok(Running {
+            pid,
+            start_time,
+            started_at: jiff::Timestamp::now(),
+            cgroup: cgroup_path,
+            log_path,
+            warnings,
+            pidfd: sys::pidfd_open(pid).ok(),
+            child: Some(child),
+            exit: None,
+        })
+    }
+
+    /// The steps run between fork and exec, with a description of each.
+    fn setup_ops(
+        spec: &ContainerSpec,
+        pod: &PodContext<'_>,
+        cgroup: &Path,
+    ) -> io::Result<(Vec<Op>, Vec<String>)> {
+        let ns = pod.namespaces;
+        let procs = cgroup.join("cgroup.procs");
+        let mut steps: Vec<(Op, String)> = vec![
+            (Op::Setsid, "starting a new session".into()),
+            (
+                Op::Setns(open_ns(&pod.netns_path)?, CloneFlags::CLONE_NEWNET),
+                format!("joining the network namespace {}", pod.netns_path.display()),
+            ),
+            (
+                Op::Setns(open_ns(&ns.uts_path())?, CloneFlags::CLONE_NEWUTS),
+                format!("joining the UTS namespace {}", ns.uts_path().display()),
+            ),
+            (
+                Op::Setns(open_ns(&ns.ipc_path())?, CloneFlags::CLONE_NEWIPC),
+                format!("joining the IPC namespace {}", ns.ipc_path().display()),
+            ),
+            (
+                Op::JoinCgroup(OpenOptions::new().write(true).open(&procs)?.into()),
+                format!("joining cgroup {}", cgroup.display()),
+            ),
+            (
+                Op::Unshare(CloneFlags::CLONE_NEWNS),
+                "creating the mount namespace".into(),
+            ),
+            (
+                // rslave, not private: unmounts on the host (a deleted netns)
+                // still propagate into the container.
+                Op::Mount {
+                    source: None,
+                    target: c"/".into(),
+                    fstype: None,
+                    flags: MsFlags::MS_REC | MsFlags::MS_SLAVE,
+                    data: None,
+                },
+                "making / a slave mount".into(),
+            ),
+            (
+                bind(&pod.resolv_conf, "/etc/resolv.conf")?,
+                format!(
+                    "bind-mounting {} on /etc/resolv.conf",
+                    pod.resolv_conf.display()
+                ),
+            ),
+            (
+                bind(&pod.hosts, "/etc/hosts")?,
+                format!("bind-mounting {} on /etc/hosts", pod.hosts.display()),
+            ),
+        ];
+        if let Some(sa) = &pod.service_account_dir {
+            let dir_mode = Mode::from_bits_truncate(0o755);
+            steps.extend([
+                (
+                    Op::Mount {
+                        source: Some(c"tmpfs".into()),
+                        target: cstring("path", SECRETS_DIR)?,
+                        fstype: Some(c"tmpfs".into()),
+                        flags: MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                        data: Some(c"mode=0755,size=64k".into()),
+                    },
+                    format!("mounting a tmpfs on {SECRETS_DIR}"),
+                ),
+                (
+                    Op::Mkdir(
+                        cstring("path", format!("{SECRETS_DIR}/kubernetes.io"))?,
+                        dir_mode,
+                    ),
+                    format!("creating {SECRETS_DIR}/kubernetes.io"),
+                ),
+                (
+                    Op::Mkdir(cstring("path", SERVICE_ACCOUNT_MOUNT)?, dir_mode),
+                    format!("creating {SERVICE_ACCOUNT_MOUNT}"),
+                ),
+                (
+                    bind(sa, SERVICE_ACCOUNT_MOUNT)?,
+                    format!("bind-mounting {} on {SERVICE_ACCOUNT_MOUNT}", sa.display()),
+                ),
+                (
+                    Op::Mount {
+                        source: None,
+                        target: cstring("path", SERVICE_ACCOUNT_MOUNT)?,
+                        fstype: None,
+                        flags: MsFlags::MS_BIND
+                            | MsFlags::MS_REMOUNT
+                            | MsFlags::MS_RDONLY
+                            | MsFlags::MS_NOSUID
+                            | MsFlags::MS_NODEV,
+                        data: None,
+                    },
+                    format!("making {SERVICE_ACCOUNT_MOUNT} read-only"),
+                ),
+            ]);
+        }
+        let workdir = spec
+            .working_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("/"));
+        steps.push((
+            Op::Chdir(cstring("workingDir", &workdir)?),
+            format!("changing to workingDir {}", workdir.display()),
+        ));
+        Ok(steps.into_iter().unzip())
+    }
+}
+
+impl Running {
+    /// Re-adopts a container from its persisted state after an agent
+    /// restart; `None` if that process is gone (or its pid was reused).
+    pub fn adopt(state: &ContainerState) -> Option<Running> {
+        let pidfd = sys::pidfd_open(state.pid).ok()?;
+        // Checked after opening: the pidfd then refers to the right process.
+        if !state::is_alive(state.pid, state.start_time) {
+            return None;
+        }
+        Some(Running {
+            pid: state.pid,
+            start_time: state.start_time,
+            started_at: state.started_at,
+            cgroup: state.cgroup.clone(),
+            log_path: state.log_path.clone(),
+            warnings: Vec::new(),
+            child: None,
+            pidfd: Some(pidfd),
+            exit: None,
+        })
+    }
+
+    /// The state to persist (see [`state::save_state`]).
+    pub fn state(&self, name: &str, restart_count: u32) -> ContainerState {
+        ContainerState {
+            name: name.to_string(),
+            pid: self.pid,
+            start_time: self.start_time,
+            restart_count,
+            started_at: self.started_at,
+            cgroup: self.cgroup.clone(),
+            log_path: self.log_path.clone(),
+        }
+    }
+
+    /// Waits for the container to exit. Cancel-safe; once it has exited,
+    /// returns the same status again.
+    pub async fn wait(&mut self) -> io::Result<Exit> {
+        if let Some(exit) = self.exit {
+            return Ok(exit);
+        }
+        let exit = match self.child.as_mut() {
+            Some(child) => {
+                let status = child.wait().await?;
+                use std::os::unix::process::ExitStatusExt;
+                match (status.code(), status.signal()) {
+                    (Some(code), _) => Exit::Code(code),
+                    (None, Some(sig)) => Exit::Signaled(sig),
+                    (None, None) => Exit::Unknown,
+                }
+            }
+            None => state::wait_adopted(self.pid, self.start_time).await?,
+        };
+        self.exit = Some(exit);
+        self.pidfd = None;
+        Ok(exit)
+    }
+
+    /// Sends `sig` to the shim, which forwards it to the command (SIGKILL
+    /// kills the shim, and the command with it). A no-op once it has exited.
+    pub fn signal(&self, sig: Signal) -> io::Result<()> {
+        if self.exit.is_some() {
+            return Ok(());
+        }
+        let sent = match &self.pidfd {
+            Some(fd) => sys::pidfd_send_signal(fd, sig),
+            None => nix::sys::signal::kill(Pid::from_raw(self.pid), sig).map_err(io::Error::from),
+        };
+        match sent {
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+            r => r,
+        }
+    }
+
+    /// SIGTERM, then SIGKILL if it has not exited within `grace`; returns
+    /// how it ended.
+    pub async fn stop(&mut self, grace: Duration) -> io::Result<Exit> {
+        self.signal(Signal::SIGTERM)?;
+        if let Ok(exit) = tokio::time::timeout(grace, self.wait()).await {
+            return exit;
+        }
+        self.signal(Signal::SIGKILL)?;
+        self.wait().await
+    }
+}
