@@ -135,6 +135,9 @@ pub async fn teardown(node: &str, data_dir: &std::path::Path, simulate: bool, la
     }
     if let Ok(cg) = super::runtime::cgroup::cgroup2_root() {
         let _ = super::runtime::remove_cgroup(&cg.join("orch").join(node));
+        // The shared parent goes with the last node (rmdir fails while
+        // another node still has a group under it).
+        let _ = std::fs::remove_dir(cg.join("orch"));
     }
     if simulate {
         nodenet::teardown_simulated(node, pod_cidr).await?;
