@@ -17,7 +17,10 @@ use support::TestServer;
 fn root_or_skip() -> bool {
     let root = nix::unistd::geteuid().is_root();
     if !root {
-        assert!(std::env::var("CI").map_or(true, |v| v != "true"), "needs root (creates namespaces); CI must run as root");
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "needs root (creates namespaces); CI must run as root"
+        );
         eprintln!("skipped: needs root (creates network namespaces)");
     }
     root
@@ -34,16 +37,24 @@ struct Net {
 impl Net {
     fn new() -> Self {
         let id = format!("{:x}", std::process::id());
-        Self { bridge: format!("oab{id}"), id }
+        Self {
+            bridge: format!("oab{id}"),
+            id,
+        }
     }
 
     fn layout_args(&self) -> Vec<String> {
         [
-            "--host-bridge", &self.bridge,
-            "--underlay-cidr", "10.252.0.0/24",
-            "--host-ip", "10.252.0.1",
-            "--cluster-pod-cidr", "10.246.0.0/16",
-            "--service-cidr", "10.98.0.0/16",
+            "--host-bridge",
+            &self.bridge,
+            "--underlay-cidr",
+            "10.252.0.0/24",
+            "--host-ip",
+            "10.252.0.1",
+            "--cluster-pod-cidr",
+            "10.246.0.0/16",
+            "--service-cidr",
+            "10.98.0.0/16",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -63,24 +74,48 @@ impl Agent {
         let name = format!("ta{}n{n}", net.id);
         let dir = s.data_dir().join(format!("agent-{n}"));
         let mut args: Vec<String> = vec![
-            "agent".into(), "--node-name".into(), name.clone(),
-            "--server".into(), s.url(),
-            "--token".into(), std::fs::read_to_string(s.data_dir().join("join-token")).unwrap().trim().into(),
-            "--ca-file".into(), s.data_dir().join("ca.crt").display().to_string(),
-            "--data-dir".into(), dir.display().to_string(),
+            "agent".into(),
+            "--node-name".into(),
+            name.clone(),
+            "--server".into(),
+            s.url(),
+            "--token".into(),
+            std::fs::read_to_string(s.data_dir().join("join-token"))
+                .unwrap()
+                .trim()
+                .into(),
+            "--ca-file".into(),
+            s.data_dir().join("ca.crt").display().to_string(),
+            "--data-dir".into(),
+            dir.display().to_string(),
             "--simulate-node".into(),
-            "--node-ip".into(), format!("10.252.0.{}", n + 1),
-            "--backoff-initial-ms".into(), "200".into(),
-            "--backoff-max-ms".into(), "1000".into(),
+            "--node-ip".into(),
+            format!("10.252.0.{}", n + 1),
+            "--backoff-initial-ms".into(),
+            "200".into(),
+            "--backoff-max-ms".into(),
+            "1000".into(),
         ];
         args.extend(net.layout_args());
-        let mut a = Self { name, dir, args, child: None };
+        let mut a = Self {
+            name,
+            dir,
+            args,
+            child: None,
+        };
         a.spawn();
         a
     }
 
     fn spawn(&mut self) {
-        self.child = Some(Command::new(ORCH).args(&self.args).env("RUST_LOG", "warn").stdin(Stdio::null()).spawn().unwrap());
+        self.child = Some(
+            Command::new(ORCH)
+                .args(&self.args)
+                .env("RUST_LOG", "warn")
+                .stdin(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
     }
 
     fn kill9(&mut self) {
@@ -94,8 +129,24 @@ impl Agent {
 impl Drop for Agent {
     fn drop(&mut self) {
         self.kill9();
-        let mut args = vec!["agent".to_string(), "teardown".into(), "--node-name".into(), self.name.clone(), "--data-dir".into(), self.dir.display().to_string(), "--simulate-node".into()];
-        args.extend(Net { id: String::new(), bridge: String::new() }.layout_args().into_iter().skip(2));
+        let mut args = vec![
+            "agent".to_string(),
+            "teardown".into(),
+            "--node-name".into(),
+            self.name.clone(),
+            "--data-dir".into(),
+            self.dir.display().to_string(),
+            "--simulate-node".into(),
+        ];
+        args.extend(
+            Net {
+                id: String::new(),
+                bridge: String::new(),
+            }
+            .layout_args()
+            .into_iter()
+            .skip(2),
+        );
         let _ = Command::new(ORCH).args(&args).status();
     }
 }
@@ -104,15 +155,26 @@ struct HostCleanup(Net);
 
 impl Drop for HostCleanup {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["link", "del", &self.0.bridge]).status();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.0.bridge])
+            .status();
         for r in ["10.246.0.0/16", "10.98.0.0/16"] {
-            let _ = Command::new("ip").args(["route", "del", "unreachable", r]).status();
+            let _ = Command::new("ip")
+                .args(["route", "del", "unreachable", r])
+                .status();
         }
     }
 }
 
 fn server() -> TestServer {
-    TestServer::start_with(&["--pod-cidr", "10.246.0.0/16", "--service-cidr", "10.98.0.0/16", "--advertise-address", "10.252.0.1"])
+    TestServer::start_with(&[
+        "--pod-cidr",
+        "10.246.0.0/16",
+        "--service-cidr",
+        "10.98.0.0/16",
+        "--advertise-address",
+        "10.252.0.1",
+    ])
 }
 
 async fn wait_for<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<T>) -> T {
@@ -141,7 +203,10 @@ fn pod(name: &str, node: &str, command: serde_json::Value, extra: serde_json::Va
 }
 
 fn exec_in(netns: &str, script: &str) -> String {
-    let out = Command::new("ip").args(["netns", "exec", netns, "timeout", "5", "bash", "-c", script]).output().unwrap();
+    let out = Command::new("ip")
+        .args(["netns", "exec", netns, "timeout", "5", "bash", "-c", script])
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -151,15 +216,45 @@ async fn pods_run_talk_restart_probe_terminate_and_are_adopted() {
         return;
     }
     let net = Net::new();
-    let _host = HostCleanup(Net { id: net.id.clone(), bridge: net.bridge.clone() });
+    let _host = HostCleanup(Net {
+        id: net.id.clone(),
+        bridge: net.bridge.clone(),
+    });
     let s = server();
     let mut a1 = Agent::start(&s, &net, 1);
     let a2 = Agent::start(&s, &net, 2);
     let pods: Api<Pod> = Api::namespaced(s.client().await, "default");
-    let echo = |port: &str| json!([ORCH, "tools", "echo-server", "--http", "0", "--tcp", port, "--udp", "0"]);
-    pods.create(&PostParams::default(), &pod("e1", &a1.name, echo("9000"), json!({}))).await.unwrap();
-    pods.create(&PostParams::default(), &pod("e2", &a1.name, echo("9000"), json!({}))).await.unwrap();
-    pods.create(&PostParams::default(), &pod("e3", &a2.name, echo("9000"), json!({}))).await.unwrap();
+    let echo = |port: &str| {
+        json!([
+            ORCH,
+            "tools",
+            "echo-server",
+            "--http",
+            "0",
+            "--tcp",
+            port,
+            "--udp",
+            "0"
+        ])
+    };
+    pods.create(
+        &PostParams::default(),
+        &pod("e1", &a1.name, echo("9000"), json!({})),
+    )
+    .await
+    .unwrap();
+    pods.create(
+        &PostParams::default(),
+        &pod("e2", &a1.name, echo("9000"), json!({})),
+    )
+    .await
+    .unwrap();
+    pods.create(
+        &PostParams::default(),
+        &pod("e3", &a2.name, echo("9000"), json!({})),
+    )
+    .await
+    .unwrap();
     let running = |name: &'static str| {
         let pods = pods.clone();
         async move || {
@@ -177,22 +272,54 @@ async fn pods_run_talk_restart_probe_terminate_and_are_adopted() {
 
     // Same node and across nodes, by pod IP, from the pod's namespace.
     let hello = |ip: &str| format!("exec 3<>/dev/tcp/{ip}/9000; head -n1 <&3");
-    assert!(exec_in(&ns1, &hello(&ip2)).starts_with("e2 "), "same-node pod unreachable");
+    assert!(
+        exec_in(&ns1, &hello(&ip2)).starts_with("e2 "),
+        "same-node pod unreachable"
+    );
     // Routes to other nodes follow the Node objects: allow them a moment.
     let deadline = Instant::now() + Duration::from_secs(15);
     while !exec_in(&ns1, &hello(&ip3)).starts_with("e3 ") {
         if Instant::now() > deadline {
-            let routes = |n: &str| String::from_utf8_lossy(&Command::new("ip").args(["netns", "exec", &format!("orch-{n}"), "ip", "route"]).output().unwrap().stdout).into_owned();
-            panic!("cross-node pod {ip3} unreachable; routes of {}:\n{}\nroutes of {}:\n{}", a1.name, routes(&a1.name), a2.name, routes(&a2.name));
+            let routes = |n: &str| {
+                String::from_utf8_lossy(
+                    &Command::new("ip")
+                        .args(["netns", "exec", &format!("orch-{n}"), "ip", "route"])
+                        .output()
+                        .unwrap()
+                        .stdout,
+                )
+                .into_owned()
+            };
+            panic!(
+                "cross-node pod {ip3} unreachable; routes of {}:\n{}\nroutes of {}:\n{}",
+                a1.name,
+                routes(&a1.name),
+                a2.name,
+                routes(&a2.name)
+            );
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     // The container sees the pod's resolv.conf and hostname.
     let resolv = exec_in(&ns1, "cat /etc/resolv.conf");
-    assert!(resolv.contains("nameserver 10.96.0.10") && resolv.contains("search default.svc.cluster.local"), "{resolv}");
+    assert!(
+        resolv.contains("nameserver 10.96.0.10")
+            && resolv.contains("search default.svc.cluster.local"),
+        "{resolv}"
+    );
 
     // A crashing container is restarted with backoff; restartCount rises.
-    pods.create(&PostParams::default(), &pod("crash", &a1.name, json!(["sh", "-c", "echo boom; exit 3"]), json!({}))).await.unwrap();
+    pods.create(
+        &PostParams::default(),
+        &pod(
+            "crash",
+            &a1.name,
+            json!(["sh", "-c", "echo boom; exit 3"]),
+            json!({}),
+        ),
+    )
+    .await
+    .unwrap();
     let restarts = wait_for("crash restarts", 60, async || {
         let p = pods.get("crash").await.ok()?;
         let cs = p.status?.container_statuses?.into_iter().next()?;
@@ -203,12 +330,19 @@ async fn pods_run_talk_restart_probe_terminate_and_are_adopted() {
     assert_eq!(last.exit_code, 3);
 
     // Readiness follows the probe; a liveness failure restarts.
-    let probe_pod = pod("probed", &a1.name, echo("9100"), json!({
-        "ports": [{"name": "tcp", "containerPort": 9100}],
-        "readinessProbe": {"tcpSocket": {"port": "tcp"}, "periodSeconds": 1},
-        "livenessProbe": {"tcpSocket": {"port": 9999}, "periodSeconds": 1, "failureThreshold": 2, "initialDelaySeconds": 2}
-    }));
-    pods.create(&PostParams::default(), &probe_pod).await.unwrap();
+    let probe_pod = pod(
+        "probed",
+        &a1.name,
+        echo("9100"),
+        json!({
+            "ports": [{"name": "tcp", "containerPort": 9100}],
+            "readinessProbe": {"tcpSocket": {"port": "tcp"}, "periodSeconds": 1},
+            "livenessProbe": {"tcpSocket": {"port": 9999}, "periodSeconds": 1, "failureThreshold": 2, "initialDelaySeconds": 2}
+        }),
+    );
+    pods.create(&PostParams::default(), &probe_pod)
+        .await
+        .unwrap();
     let ready_then_restarted = wait_for("liveness restart", 60, async || {
         let p = pods.get("probed").await.ok()?;
         let cs = p.status?.container_statuses?.into_iter().next()?;
@@ -218,26 +352,75 @@ async fn pods_run_talk_restart_probe_terminate_and_are_adopted() {
     assert!(ready_then_restarted.restart_count >= 1);
 
     // Graceful termination: SIGTERM, then SIGKILL after the grace period.
-    pods.create(&PostParams::default(), &pod("stubborn", &a2.name, json!(["sh", "-c", "trap '' TERM; while true; do sleep 0.2; done"]), json!({}))).await.unwrap();
+    pods.create(
+        &PostParams::default(),
+        &pod(
+            "stubborn",
+            &a2.name,
+            json!(["sh", "-c", "trap '' TERM; while true; do sleep 0.2; done"]),
+            json!({}),
+        ),
+    )
+    .await
+    .unwrap();
     wait_for("stubborn running", 30, running("stubborn")).await;
     let started = Instant::now();
-    pods.delete("stubborn", &DeleteParams { grace_period_seconds: Some(2), ..Default::default() }).await.unwrap();
-    wait_for("stubborn gone", 30, async || pods.get_opt("stubborn").await.ok()?.is_none().then_some(())).await;
+    pods.delete(
+        "stubborn",
+        &DeleteParams {
+            grace_period_seconds: Some(2),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    wait_for("stubborn gone", 30, async || {
+        pods.get_opt("stubborn").await.ok()?.is_none().then_some(())
+    })
+    .await;
     let took = started.elapsed();
-    assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(15), "grace period not respected: {took:?}");
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(15),
+        "grace period not respected: {took:?}"
+    );
 
     // A killed agent's pods keep running; the restarted agent adopts them.
-    let before = pods.get("e1").await.unwrap().status.unwrap().container_statuses.unwrap()[0].clone();
+    let before = pods
+        .get("e1")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .container_statuses
+        .unwrap()[0]
+        .clone();
     a1.kill9();
-    assert!(exec_in(&ns1, &hello(&ip2)).starts_with("e2 "), "pods must survive an agent crash");
+    assert!(
+        exec_in(&ns1, &hello(&ip2)).starts_with("e2 "),
+        "pods must survive an agent crash"
+    );
     a1.spawn();
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let after = pods.get("e1").await.unwrap().status.unwrap().container_statuses.unwrap()[0].clone();
-    assert_eq!(after.restart_count, before.restart_count, "adopted container was restarted");
+    let after = pods
+        .get("e1")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .container_statuses
+        .unwrap()[0]
+        .clone();
+    assert_eq!(
+        after.restart_count, before.restart_count,
+        "adopted container was restarted"
+    );
     assert!(exec_in(&ns1, &hello(&ip2)).starts_with("e2 "));
 
     // Deleting a pod removes its sandbox.
     pods.delete("e2", &DeleteParams::default()).await.unwrap();
-    wait_for("e2 gone", 30, async || pods.get_opt("e2").await.ok()?.is_none().then_some(())).await;
+    wait_for("e2 gone", 30, async || {
+        pods.get_opt("e2").await.ok()?.is_none().then_some(())
+    })
+    .await;
     drop(a2);
 }

@@ -14,7 +14,8 @@ use crate::apiserver::kubeconfig;
 /// A client for `server`, trusting `ca_pem`, sending `token`.
 pub async fn connect(server: &str, ca_pem: &str, token: &str) -> Result<Client, AgentError> {
     let yaml = kubeconfig::render(server, ca_pem, token, "orch-agent");
-    let kc = Kubeconfig::from_yaml(&yaml).map_err(|e| AgentError::Config(format!("kubeconfig: {e}")))?;
+    let kc =
+        Kubeconfig::from_yaml(&yaml).map_err(|e| AgentError::Config(format!("kubeconfig: {e}")))?;
     let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
         .await
         .map_err(|e| AgentError::Config(format!("client configuration: {e}")))?;
@@ -23,7 +24,13 @@ pub async fn connect(server: &str, ca_pem: &str, token: &str) -> Result<Client, 
 
 /// The node token of `node`: read from `token_file` if present, otherwise
 /// obtained from the server with the join token and saved there.
-pub async fn node_token(server: &str, ca_pem: &str, token: &str, node: &str, token_file: &Path) -> Result<String, AgentError> {
+pub async fn node_token(
+    server: &str,
+    ca_pem: &str,
+    token: &str,
+    node: &str,
+    token_file: &Path,
+) -> Result<String, AgentError> {
     if !token.starts_with("join.") {
         return Ok(token.to_string());
     }
@@ -42,7 +49,12 @@ pub async fn node_token(server: &str, ca_pem: &str, token: &str, node: &str, tok
         .map_err(|e| AgentError::Config(e.to_string()))?;
     let resp = client.send(req).await?;
     let status = resp.status();
-    let bytes = resp.into_body().collect().await.map_err(|e| AgentError::Config(e.to_string()))?.to_bytes();
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| AgentError::Config(e.to_string()))?
+        .to_bytes();
     if !status.is_success() {
         return Err(AgentError::Config(format!(
             "the server refused the join token ({status}): {}",
@@ -50,7 +62,10 @@ pub async fn node_token(server: &str, ca_pem: &str, token: &str, node: &str, tok
         )));
     }
     let v: Value = serde_json::from_slice(&bytes).map_err(|e| AgentError::Config(e.to_string()))?;
-    let t = v["token"].as_str().ok_or_else(|| AgentError::Config("no token in the node-credentials answer".into()))?.to_string();
+    let t = v["token"]
+        .as_str()
+        .ok_or_else(|| AgentError::Config("no token in the node-credentials answer".into()))?
+        .to_string();
     crate::util::write_private(token_file, t.as_bytes())?;
     Ok(t)
 }

@@ -32,8 +32,12 @@ impl Ipam {
     /// another CIDR is an error: the node's pod CIDR never changes.
     pub fn open(path: &Path, cidr: Cidr) -> io::Result<Self> {
         let state = match std::fs::read(path) {
-            Ok(b) => serde_json::from_slice::<State>(&b).map_err(|e| io::Error::other(format!("{}: {e}", path.display())))?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => State { cidr: cidr.to_string(), allocated: BTreeMap::new() },
+            Ok(b) => serde_json::from_slice::<State>(&b)
+                .map_err(|e| io::Error::other(format!("{}: {e}", path.display())))?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => State {
+                cidr: cidr.to_string(),
+                allocated: BTreeMap::new(),
+            },
             Err(e) => return Err(e),
         };
         if state.cidr != cidr.to_string() {
@@ -43,7 +47,11 @@ impl Ipam {
                 state.cidr
             )));
         }
-        Ok(Self { path: path.to_path_buf(), cidr, state })
+        Ok(Self {
+            path: path.to_path_buf(),
+            cidr,
+            state,
+        })
     }
 
     /// The gateway address of the node (first host of the CIDR).

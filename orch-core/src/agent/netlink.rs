@@ -21,7 +21,9 @@ use rtnetlink::{
 
 fn err(what: &str, e: rtnetlink::Error) -> io::Error {
     match &e {
-        rtnetlink::Error::NetlinkError(m) => io::Error::new(m.to_io().kind(), format!("{what}: {}", m.to_io())),
+        rtnetlink::Error::NetlinkError(m) => {
+            io::Error::new(m.to_io().kind(), format!("{what}: {}", m.to_io()))
+        }
         _ => io::Error::other(format!("{what}: {e}")),
     }
 }
@@ -84,7 +86,12 @@ impl Net {
 
     /// Index of the link `name`, if it exists.
     pub async fn index(&self, name: &str) -> io::Result<Option<u32>> {
-        let mut links = self.handle.link().get().match_name(name.to_string()).execute();
+        let mut links = self
+            .handle
+            .link()
+            .get()
+            .match_name(name.to_string())
+            .execute();
         match links.try_next().await {
             Ok(Some(l)) => Ok(Some(l.header.index)),
             Ok(None) => Ok(None),
@@ -94,13 +101,24 @@ impl Net {
     }
 
     async fn must_index(&self, name: &str) -> io::Result<u32> {
-        self.index(name).await?.ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("link {name} does not exist")))
+        self.index(name).await?.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("link {name} does not exist"),
+            )
+        })
     }
 
     /// Creates a bridge if missing and brings it up; returns its index.
     pub async fn ensure_bridge(&self, name: &str) -> io::Result<u32> {
         if self.index(name).await?.is_none() {
-            match self.handle.link().add(LinkBridge::new(name).up().build()).execute().await {
+            match self
+                .handle
+                .link()
+                .add(LinkBridge::new(name).up().build())
+                .execute()
+                .await
+            {
                 Ok(()) => {}
                 Err(e) if errno(&e) == libc::EEXIST => {}
                 Err(e) => return Err(err(&format!("creating bridge {name}"), e)),
@@ -115,7 +133,13 @@ impl Net {
         if self.index(a).await?.is_some() {
             return Ok(());
         }
-        match self.handle.link().add(LinkVeth::new(a, b).build()).execute().await {
+        match self
+            .handle
+            .link()
+            .add(LinkVeth::new(a, b).build())
+            .execute()
+            .await
+        {
             Ok(()) => Ok(()),
             Err(e) if errno(&e) == libc::EEXIST => Ok(()),
             Err(e) => Err(err(&format!("creating veth {a}/{b}"), e)),
@@ -123,38 +147,67 @@ impl Net {
     }
 
     async fn set(&self, what: &str, msg: LinkMessage) -> io::Result<()> {
-        self.handle.link().set(msg).execute().await.map_err(|e| err(what, e))
+        self.handle
+            .link()
+            .set(msg)
+            .execute()
+            .await
+            .map_err(|e| err(what, e))
     }
 
     /// Brings `name` up.
     pub async fn set_up(&self, name: &str) -> io::Result<()> {
         let idx = self.must_index(name).await?;
-        self.set(&format!("bringing {name} up"), LinkUnspec::new_with_index(idx).up().build()).await
+        self.set(
+            &format!("bringing {name} up"),
+            LinkUnspec::new_with_index(idx).up().build(),
+        )
+        .await
     }
 
     /// Moves `name` into the namespace bound at `netns`.
     pub async fn move_to(&self, name: &str, netns: &Path) -> io::Result<()> {
         let idx = self.must_index(name).await?;
         let f = std::fs::File::open(netns)?;
-        self.set(&format!("moving {name} to {}", netns.display()), LinkUnspec::new_with_index(idx).setns_by_fd(f.as_raw_fd()).build()).await
+        self.set(
+            &format!("moving {name} to {}", netns.display()),
+            LinkUnspec::new_with_index(idx)
+                .setns_by_fd(f.as_raw_fd())
+                .build(),
+        )
+        .await
     }
 
     /// Renames `from` to `to` (the link must be down).
     pub async fn rename(&self, from: &str, to: &str) -> io::Result<()> {
         let idx = self.must_index(from).await?;
-        self.set(&format!("renaming {from} to {to}"), LinkUnspec::new_with_index(idx).name(to.to_string()).build()).await
+        self.set(
+            &format!("renaming {from} to {to}"),
+            LinkUnspec::new_with_index(idx).name(to.to_string()).build(),
+        )
+        .await
     }
 
     /// Enslaves `name` to the bridge with index `bridge`.
     pub async fn set_master(&self, name: &str, bridge: u32) -> io::Result<()> {
         let idx = self.must_index(name).await?;
-        self.set(&format!("attaching {name} to bridge"), LinkUnspec::new_with_index(idx).controller(bridge).build()).await
+        self.set(
+            &format!("attaching {name} to bridge"),
+            LinkUnspec::new_with_index(idx).controller(bridge).build(),
+        )
+        .await
     }
 
     /// Adds `ip/prefix` to `name` unless present.
     pub async fn add_addr(&self, name: &str, ip: Ipv4Addr, prefix: u8) -> io::Result<()> {
         let idx = self.must_index(name).await?;
-        match self.handle.address().add(idx, IpAddr::V4(ip), prefix).execute().await {
+        match self
+            .handle
+            .address()
+            .add(idx, IpAddr::V4(ip), prefix)
+            .execute()
+            .await
+        {
             Ok(()) => Ok(()),
             Err(e) if errno(&e) == libc::EEXIST => Ok(()),
             Err(e) => Err(err(&format!("adding {ip}/{prefix} to {name}"), e)),
@@ -163,7 +216,9 @@ impl Net {
 
     /// Deletes the link `name` (and its veth peer) if it exists.
     pub async fn del_link(&self, name: &str) -> io::Result<()> {
-        let Some(idx) = self.index(name).await? else { return Ok(()) };
+        let Some(idx) = self.index(name).await? else {
+            return Ok(());
+        };
         match self.handle.link().del(idx).execute().await {
             Ok(()) => Ok(()),
             Err(e) if errno(&e) == libc::ENODEV => Ok(()),
@@ -173,7 +228,13 @@ impl Net {
 
     /// Adds or replaces the route `dest/prefix` via `gateway` (or out of
     /// `dev` when no gateway is given).
-    pub async fn replace_route(&self, dest: Ipv4Addr, prefix: u8, gateway: Option<Ipv4Addr>, dev: Option<&str>) -> io::Result<()> {
+    pub async fn replace_route(
+        &self,
+        dest: Ipv4Addr,
+        prefix: u8,
+        gateway: Option<Ipv4Addr>,
+        dev: Option<&str>,
+    ) -> io::Result<()> {
         let mut b = RouteMessageBuilder::<Ipv4Addr>::new().destination_prefix(dest, prefix);
         if let Some(gw) = gateway {
             b = b.gateway(gw);
@@ -193,7 +254,10 @@ impl Net {
     /// Adds or replaces `unreachable dest/prefix`: traffic there fails at
     /// once instead of following the default route.
     pub async fn unreachable_route(&self, dest: Ipv4Addr, prefix: u8) -> io::Result<()> {
-        let msg = RouteMessageBuilder::<Ipv4Addr>::new().destination_prefix(dest, prefix).kind(RouteType::Unreachable).build();
+        let msg = RouteMessageBuilder::<Ipv4Addr>::new()
+            .destination_prefix(dest, prefix)
+            .kind(RouteType::Unreachable)
+            .build();
         self.handle
             .route()
             .add(msg)
@@ -221,7 +285,11 @@ impl Net {
         let msg = RouteMessageBuilder::<Ipv4Addr>::new().build();
         let mut stream = self.handle.route().get(msg).execute();
         let mut out = Vec::new();
-        while let Some(r) = stream.try_next().await.map_err(|e| err("listing routes", e))? {
+        while let Some(r) = stream
+            .try_next()
+            .await
+            .map_err(|e| err("listing routes", e))?
+        {
             if let Some(route) = route4(&r) {
                 out.push(route);
             }
@@ -243,7 +311,12 @@ fn route4(r: &RouteMessage) -> Option<Route4> {
             _ => {}
         }
     }
-    Some(Route4 { dest, prefix: r.header.destination_prefix_length, gateway, unreachable: r.header.kind == RouteType::Unreachable })
+    Some(Route4 {
+        dest,
+        prefix: r.header.destination_prefix_length,
+        gateway,
+        unreachable: r.header.kind == RouteType::Unreachable,
+    })
 }
 
 /// Whether a link message names `name` (for listings).

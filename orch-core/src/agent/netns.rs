@@ -2,8 +2,7 @@
 //! `ip netns`: the directory is a shared mount so that removing a namespace
 //! also releases it in mount namespaces created later (containers).
 use std::{
-    fs,
-    io,
+    fs, io,
     path::{Path, PathBuf},
 };
 
@@ -37,7 +36,14 @@ fn ensure_shared_dir() -> io::Result<()> {
         return Ok(());
     }
     // Not a mount point yet: bind it onto itself, then make it shared.
-    mount(Some(NETNS_DIR), NETNS_DIR, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>).map_err(io_err)?;
+    mount(
+        Some(NETNS_DIR),
+        NETNS_DIR,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(io_err)?;
     mount(None::<&str>, NETNS_DIR, None::<&str>, shared, None::<&str>).map_err(io_err)
 }
 
@@ -56,7 +62,14 @@ pub fn create(name: &str) -> io::Result<PathBuf> {
     let result = std::thread::spawn(move || -> io::Result<()> {
         unshare(CloneFlags::CLONE_NEWNET).map_err(io_err)?;
         let own = format!("/proc/self/task/{}/ns/net", nix::unistd::gettid());
-        mount(Some(own.as_str()), &t, None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(io_err)
+        mount(
+            Some(own.as_str()),
+            &t,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(io_err)
     })
     .join()
     .unwrap_or_else(|_| Err(io::Error::other("netns thread panicked")));

@@ -32,7 +32,12 @@ pub fn machine_capacity() -> (u64, u64) {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
     let mem_kib = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|m| m.lines().find_map(|l| l.strip_prefix("MemTotal:").map(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())))
+        .and_then(|m| {
+            m.lines().find_map(|l| {
+                l.strip_prefix("MemTotal:")
+                    .map(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+        })
         .flatten()
         .unwrap_or(0);
     (cpus, mem_kib * 1024)
@@ -52,7 +57,12 @@ fn ready_condition(ready: bool, reason: &str, message: &str) -> serde_json::Valu
 
 /// Creates the Node if missing and writes its status: capacity,
 /// allocatable, addresses, node info and Ready=True.
-pub async fn register(client: &Client, name: &str, ip: Ipv4Addr, max_pods: u32) -> Result<(), AgentError> {
+pub async fn register(
+    client: &Client,
+    name: &str,
+    ip: Ipv4Addr,
+    max_pods: u32,
+) -> Result<(), AgentError> {
     let nodes: Api<Node> = Api::all(client.clone());
     if nodes.get_opt(name).await?.is_none() {
         let node: Node = serde_json::from_value(json!({
@@ -82,7 +92,9 @@ pub async fn register(client: &Client, name: &str, ip: Ipv4Addr, max_pods: u32) 
             "osImage": "", "machineID": "", "systemUUID": "", "bootID": "",
         },
     }});
-    nodes.patch_status(name, &PatchParams::default(), &Patch::Strategic(status)).await?;
+    nodes
+        .patch_status(name, &PatchParams::default(), &Patch::Strategic(status))
+        .await?;
     Ok(())
 }
 
@@ -96,7 +108,9 @@ pub async fn wait_pod_cidr(client: &Client, name: &str) -> Result<Cidr, AgentErr
             return Cidr::parse(&c).map_err(AgentError::Config);
         }
     }
-    Err(AgentError::Config("node watch ended before a pod CIDR was assigned".into()))
+    Err(AgentError::Config(
+        "node watch ended before a pod CIDR was assigned".into(),
+    ))
 }
 
 /// Renews the Lease `kube-node-lease/<name>` once, creating it if needed,
@@ -114,8 +128,16 @@ pub async fn heartbeat(client: &Client, name: &str) -> Result<(), AgentError> {
         }
         None => {
             let l = Lease {
-                metadata: ObjectMeta { name: Some(name.into()), ..Default::default() },
-                spec: Some(LeaseSpec { holder_identity: Some(name.into()), lease_duration_seconds: Some(LEASE_SECONDS), renew_time: Some(now), ..Default::default() }),
+                metadata: ObjectMeta {
+                    name: Some(name.into()),
+                    ..Default::default()
+                },
+                spec: Some(LeaseSpec {
+                    holder_identity: Some(name.into()),
+                    lease_duration_seconds: Some(LEASE_SECONDS),
+                    renew_time: Some(now),
+                    ..Default::default()
+                }),
             };
             leases.create(&PostParams::default(), &l).await?;
         }
@@ -129,7 +151,9 @@ pub async fn heartbeat(client: &Client, name: &str) -> Result<(), AgentError> {
         .is_some_and(|c| c.status == "True");
     if !ready {
         let patch = json!({"status": {"conditions": [ready_condition(true, "KubeletReady", "orch agent is posting ready status")]}});
-        nodes.patch_status(name, &PatchParams::default(), &Patch::Strategic(patch)).await?;
+        nodes
+            .patch_status(name, &PatchParams::default(), &Patch::Strategic(patch))
+            .await?;
     }
     Ok(())
 }
@@ -160,7 +184,16 @@ pub async fn route_loop(client: Client, net: NodeNet) -> Result<(), AgentError> 
             .iter()
             .filter_map(|n| {
                 let cidr = Cidr::parse(n.spec.as_ref()?.pod_cidr.as_deref()?).ok()?;
-                let ip = n.status.as_ref()?.addresses.as_ref()?.iter().find(|a| a.type_ == "InternalIP")?.address.parse().ok()?;
+                let ip = n
+                    .status
+                    .as_ref()?
+                    .addresses
+                    .as_ref()?
+                    .iter()
+                    .find(|a| a.type_ == "InternalIP")?
+                    .address
+                    .parse()
+                    .ok()?;
                 Some((cidr, ip))
             })
             .collect();

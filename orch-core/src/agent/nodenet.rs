@@ -48,7 +48,10 @@ impl Default for Layout {
 /// The default underlay address of `node-N`: 10.250.0.(N+1).
 pub fn default_node_ip(layout: &Layout, node: &str) -> Option<Ipv4Addr> {
     let n: u64 = node.strip_prefix("node-")?.parse().ok()?;
-    (1..=250).contains(&n).then(|| layout.underlay.nth(n + 1)).flatten()
+    (1..=250)
+        .contains(&n)
+        .then(|| layout.underlay.nth(n + 1))
+        .flatten()
 }
 
 /// Name of a simulated node's namespace.
@@ -80,9 +83,11 @@ async fn sysctl(netns: Option<&Path>, key: &str, value: &str) -> io::Result<()> 
         None => std::fs::write(&path, &value),
         Some(ns) => {
             let ns = ns.to_path_buf();
-            tokio::task::spawn_blocking(move || orch_proxy::sys::in_netns(&ns, || std::fs::write(&path, &value)))
-                .await
-                .map_err(io::Error::other)?
+            tokio::task::spawn_blocking(move || {
+                orch_proxy::sys::in_netns(&ns, || std::fs::write(&path, &value))
+            })
+            .await
+            .map_err(io::Error::other)?
         }
     }
 }
@@ -99,7 +104,8 @@ impl NodeNet {
     pub async fn simulated(node: &str, node_ip: Ipv4Addr, layout: Layout) -> io::Result<Self> {
         let host = Net::host()?;
         let bridge = host.ensure_bridge(&layout.bridge).await?;
-        host.add_addr(&layout.bridge, layout.host_ip, layout.underlay.prefix).await?;
+        host.add_addr(&layout.bridge, layout.host_ip, layout.underlay.prefix)
+            .await?;
         unreachable_routes(&host, &layout).await?;
         let ns_path = netns::create(&node_netns(node))?;
         let net = Net::in_netns(&ns_path).await?;
@@ -114,11 +120,17 @@ impl NodeNet {
             host.move_to(&peer, &ns_path).await?;
             net.rename(&peer, "eth0").await?;
         }
-        net.add_addr("eth0", node_ip, layout.underlay.prefix).await?;
+        net.add_addr("eth0", node_ip, layout.underlay.prefix)
+            .await?;
         net.set_up("eth0").await?;
         sysctl(Some(&ns_path), "net.ipv4.ip_forward", "1").await?;
         unreachable_routes(&net, &layout).await?;
-        Ok(Self { netns: Some(ns_path), net, node_ip, layout })
+        Ok(Self {
+            netns: Some(ns_path),
+            net,
+            node_ip,
+            layout,
+        })
     }
 
     /// The host namespace of a real machine.
@@ -126,17 +138,26 @@ impl NodeNet {
         let net = Net::host()?;
         sysctl(None, "net.ipv4.ip_forward", "1").await?;
         unreachable_routes(&net, &layout).await?;
-        Ok(Self { netns: None, net, node_ip, layout })
+        Ok(Self {
+            netns: None,
+            net,
+            node_ip,
+            layout,
+        })
     }
 
     /// Brings up the pod bridge with the gateway address of `pod_cidr` and,
     /// for a simulated node, the host's route to it.
     pub async fn enable_pods(&self, pod_cidr: Cidr) -> io::Result<Ipv4Addr> {
-        let gw = pod_cidr.nth(1).ok_or_else(|| io::Error::other(format!("pod CIDR {pod_cidr} has no hosts")))?;
+        let gw = pod_cidr
+            .nth(1)
+            .ok_or_else(|| io::Error::other(format!("pod CIDR {pod_cidr} has no hosts")))?;
         self.net.ensure_bridge(POD_BRIDGE).await?;
         self.net.add_addr(POD_BRIDGE, gw, pod_cidr.prefix).await?;
         if self.netns.is_some() {
-            Net::host()?.replace_route(pod_cidr.base, pod_cidr.prefix, Some(self.node_ip), None).await?;
+            Net::host()?
+                .replace_route(pod_cidr.base, pod_cidr.prefix, Some(self.node_ip), None)
+                .await?;
         }
         Ok(gw)
     }
@@ -146,12 +167,20 @@ impl NodeNet {
     pub async fn sync_routes(&self, peers: &[(Cidr, Ipv4Addr)]) -> io::Result<()> {
         for (cidr, ip) in peers {
             if *ip != self.node_ip {
-                self.net.replace_route(cidr.base, cidr.prefix, Some(*ip), None).await?;
+                self.net
+                    .replace_route(cidr.base, cidr.prefix, Some(*ip), None)
+                    .await?;
             }
         }
         for r in self.net.routes().await? {
-            let in_pods = self.layout.pod_cidr.contains(r.dest) && r.prefix > self.layout.pod_cidr.prefix;
-            if in_pods && r.gateway.is_some() && !peers.iter().any(|(c, ip)| c.base == r.dest && c.prefix == r.prefix && Some(*ip) == r.gateway) {
+            let in_pods =
+                self.layout.pod_cidr.contains(r.dest) && r.prefix > self.layout.pod_cidr.prefix;
+            if in_pods
+                && r.gateway.is_some()
+                && !peers.iter().any(|(c, ip)| {
+                    c.base == r.dest && c.prefix == r.prefix && Some(*ip) == r.gateway
+                })
+            {
                 self.net.del_route(r.dest, r.prefix, false).await?;
             }
         }

@@ -53,12 +53,32 @@ pub struct AgentConfig {
 /// Runs the agent until an unrecoverable error.
 pub async fn run(cfg: AgentConfig) -> Result<(), AgentError> {
     std::fs::create_dir_all(&cfg.data_dir)?;
-    let ca_pem = std::fs::read_to_string(&cfg.ca_file).map_err(|e| AgentError::Config(format!("reading the cluster CA {}: {e}", cfg.ca_file.display())))?;
-    let token = client::node_token(&cfg.server, &ca_pem, &cfg.token, &cfg.node_name, &cfg.data_dir.join("node-token")).await?;
+    let ca_pem = std::fs::read_to_string(&cfg.ca_file).map_err(|e| {
+        AgentError::Config(format!(
+            "reading the cluster CA {}: {e}",
+            cfg.ca_file.display()
+        ))
+    })?;
+    let token = client::node_token(
+        &cfg.server,
+        &ca_pem,
+        &cfg.token,
+        &cfg.node_name,
+        &cfg.data_dir.join("node-token"),
+    )
+    .await?;
     let client = client::connect(&cfg.server, &ca_pem, &token).await?;
-    let node_ip = match cfg.node_ip.or_else(|| nodenet::default_node_ip(&cfg.layout, &cfg.node_name)) {
+    let node_ip = match cfg
+        .node_ip
+        .or_else(|| nodenet::default_node_ip(&cfg.layout, &cfg.node_name))
+    {
         Some(ip) => ip,
-        None => return Err(AgentError::Config(format!("--node-ip is required for node {:?} (only node-N names have a default)", cfg.node_name))),
+        None => {
+            return Err(AgentError::Config(format!(
+                "--node-ip is required for node {:?} (only node-N names have a default)",
+                cfg.node_name
+            )))
+        }
     };
     let nodenet = if cfg.simulate {
         NodeNet::simulated(&cfg.node_name, node_ip, cfg.layout.clone()).await?
@@ -76,11 +96,18 @@ pub async fn run(cfg: AgentConfig) -> Result<(), AgentError> {
 
     let (services, writer) = reflector::store();
     let svc_api: Api<Service> = Api::all(client.clone());
-    tokio::spawn(reflector(writer, watcher(svc_api, watcher::Config::default())).default_backoff().for_each(|_| async {}));
+    tokio::spawn(
+        reflector(writer, watcher(svc_api, watcher::Config::default()))
+            .default_backoff()
+            .for_each(|_| async {}),
+    );
     let routes_client = client.clone();
     let routes_net = nodenet.clone();
     tokio::spawn(async move {
-        crate::controllers::runtime::supervise("node-routes", || node::route_loop(routes_client.clone(), routes_net.clone())).await;
+        crate::controllers::runtime::supervise("node-routes", || {
+            node::route_loop(routes_client.clone(), routes_net.clone())
+        })
+        .await;
     });
 
     let shared = Arc::new(Shared {
@@ -89,7 +116,9 @@ pub async fn run(cfg: AgentConfig) -> Result<(), AgentError> {
         node_ip,
         nodenet,
         ipam: tokio::sync::Mutex::new(ipam),
-        runtime: Runtime::new(RuntimeConfig { init_binary: cfg.init_binary.clone() }),
+        runtime: Runtime::new(RuntimeConfig {
+            init_binary: cfg.init_binary.clone(),
+        }),
         data_dir: cfg.data_dir.clone(),
         dns: cfg.dns.clone(),
         backoff: cfg.backoff,
@@ -103,18 +132,41 @@ pub async fn run(cfg: AgentConfig) -> Result<(), AgentError> {
 /// Removes everything of node `node`: its pods' processes, cgroups,
 /// namespaces and sandboxes; its node namespace and host routes (when
 /// simulated); and its pod state. The API objects are left alone.
-pub async fn teardown(node: &str, data_dir: &std::path::Path, simulate: bool, layout: &Layout) -> Result<(), AgentError> {
-    let pod_cidr = std::fs::read_to_string(data_dir.join("pod-cidr")).ok().and_then(|s| Cidr::parse(s.trim()).ok());
+pub async fn teardown(
+    node: &str,
+    data_dir: &std::path::Path,
+    simulate: bool,
+    layout: &Layout,
+) -> Result<(), AgentError> {
+    let pod_cidr = std::fs::read_to_string(data_dir.join("pod-cidr"))
+        .ok()
+        .and_then(|s| Cidr::parse(s.trim()).ok());
     let node_ns = nodenet::node_netns(node);
-    let net = if simulate && netns::exists(&node_ns) { Net::in_netns(&netns::path(&node_ns)).await? } else { Net::host()? };
-    let nodenet = NodeNet { netns: simulate.then(|| netns::path(&node_ns)), net, node_ip: Ipv4Addr::UNSPECIFIED, layout: layout.clone() };
+    let net = if simulate && netns::exists(&node_ns) {
+        Net::in_netns(&netns::path(&node_ns)).await?
+    } else {
+        Net::host()?
+    };
+    let nodenet = NodeNet {
+        netns: simulate.then(|| netns::path(&node_ns)),
+        net,
+        node_ip: Ipv4Addr::UNSPECIFIED,
+        layout: layout.clone(),
+    };
     let ipam = match pod_cidr {
         Some(c) => Ipam::open(&data_dir.join("ipam.json"), c)?,
-        None => Ipam::open(&data_dir.join("ipam-teardown.json"), Cidr::parse("10.244.0.0/24").map_err(AgentError::Config)?)?,
+        None => Ipam::open(
+            &data_dir.join("ipam-teardown.json"),
+            Cidr::parse("10.244.0.0/24").map_err(AgentError::Config)?,
+        )?,
     };
     let (services, _w) = reflector::store();
     let shared = Shared {
-        client: kube::Client::try_from(kube::Config::new("https://127.0.0.1:1".parse().map_err(|e| AgentError::Config(format!("{e}")))?))?,
+        client: kube::Client::try_from(kube::Config::new(
+            "https://127.0.0.1:1"
+                .parse()
+                .map_err(|e| AgentError::Config(format!("{e}")))?,
+        ))?,
         node: node.to_string(),
         node_ip: Ipv4Addr::UNSPECIFIED,
         nodenet,

@@ -8,7 +8,12 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use super::{ipam::Ipam, netlink::Net, netns, nodenet::{NodeNet, POD_BRIDGE}};
+use super::{
+    ipam::Ipam,
+    netlink::Net,
+    netns,
+    nodenet::{NodeNet, POD_BRIDGE},
+};
 use crate::util::short_hash;
 
 /// Cluster DNS settings written into pods.
@@ -22,7 +27,10 @@ pub struct DnsConfig {
 
 impl Default for DnsConfig {
     fn default() -> Self {
-        Self { nameserver: Ipv4Addr::new(10, 96, 0, 10), domain: "cluster.local".into() }
+        Self {
+            nameserver: Ipv4Addr::new(10, 96, 0, 10),
+            domain: "cluster.local".into(),
+        }
     }
 }
 
@@ -59,7 +67,11 @@ pub struct PodNet {
 pub fn netns_name(namespace: &str, name: &str, uid: &str) -> String {
     let mut base = format!("orch-{namespace}-{name}");
     base.truncate(55);
-    let uid8: String = uid.chars().filter(char::is_ascii_alphanumeric).take(8).collect();
+    let uid8: String = uid
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(8)
+        .collect();
     format!("{base}-{uid8}")
 }
 
@@ -71,14 +83,22 @@ fn veth_names(uid: &str) -> (String, String) {
 /// resolv.conf for a pod in `namespace`.
 pub fn resolv_conf(dns: &DnsConfig, namespace: &str) -> String {
     let d = &dns.domain;
-    format!("nameserver {}\nsearch {namespace}.svc.{d} svc.{d} {d}\noptions ndots:5\n", dns.nameserver)
+    format!(
+        "nameserver {}\nsearch {namespace}.svc.{d} svc.{d} {d}\noptions ndots:5\n",
+        dns.nameserver
+    )
 }
 
 /// /etc/hosts for a pod.
 pub fn hosts(pod: &PodIdent, ip: Ipv4Addr, dns: &DnsConfig) -> String {
     let mut names = pod.hostname.clone();
     if let Some(sub) = &pod.subdomain {
-        names = format!("{h}.{sub}.{ns}.svc.{d} {h}", h = pod.hostname, ns = pod.namespace, d = dns.domain);
+        names = format!(
+            "{h}.{sub}.{ns}.svc.{d} {h}",
+            h = pod.hostname,
+            ns = pod.namespace,
+            d = dns.domain
+        );
     }
     format!(
         "# Managed by orch.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n{ip}\t{names}\n"
@@ -90,7 +110,13 @@ fn etc_netns(name: &str) -> PathBuf {
 }
 
 /// Creates (or completes) the sandbox of `pod`. Idempotent.
-pub async fn create(node: &NodeNet, ipam: &mut Ipam, pod: &PodIdent, dns: &DnsConfig, pod_dir: &Path) -> io::Result<PodNet> {
+pub async fn create(
+    node: &NodeNet,
+    ipam: &mut Ipam,
+    pod: &PodIdent,
+    dns: &DnsConfig,
+    pod_dir: &Path,
+) -> io::Result<PodNet> {
     let name = netns_name(&pod.namespace, &pod.name, &pod.uid);
     let path = netns::create(&name)?;
     let pod_net = Net::in_netns(&path).await?;
@@ -99,7 +125,11 @@ pub async fn create(node: &NodeNet, ipam: &mut Ipam, pod: &PodIdent, dns: &DnsCo
     if pod_net.index("eth0").await?.is_none() {
         node.net.del_link(&host_side).await?;
         node.net.ensure_veth(&host_side, &pod_side).await?;
-        let bridge = node.net.index(POD_BRIDGE).await?.ok_or_else(|| io::Error::other("the pod bridge is missing: no pod CIDR yet"))?;
+        let bridge = node
+            .net
+            .index(POD_BRIDGE)
+            .await?
+            .ok_or_else(|| io::Error::other("the pod bridge is missing: no pod CIDR yet"))?;
         node.net.set_master(&host_side, bridge).await?;
         node.net.set_up(&host_side).await?;
         node.net.move_to(&pod_side, &path).await?;
@@ -108,7 +138,14 @@ pub async fn create(node: &NodeNet, ipam: &mut Ipam, pod: &PodIdent, dns: &DnsCo
     let ip = ipam.allocate(&pod.uid)?;
     pod_net.add_addr("eth0", ip, ipam.cidr().prefix).await?;
     pod_net.set_up("eth0").await?;
-    pod_net.replace_route(std::net::Ipv4Addr::UNSPECIFIED, 0, Some(ipam.gateway()), None).await?;
+    pod_net
+        .replace_route(
+            std::net::Ipv4Addr::UNSPECIFIED,
+            0,
+            Some(ipam.gateway()),
+            None,
+        )
+        .await?;
 
     let etc_dir = pod_dir.join("etc");
     std::fs::create_dir_all(&etc_dir)?;
@@ -120,12 +157,22 @@ pub async fn create(node: &NodeNet, ipam: &mut Ipam, pod: &PodIdent, dns: &DnsCo
     std::fs::create_dir_all(&en)?;
     std::fs::write(en.join("resolv.conf"), &resolv)?;
     std::fs::write(en.join("hosts"), &host_file)?;
-    Ok(PodNet { netns_name: name, netns_path: path, ip, etc_dir })
+    Ok(PodNet {
+        netns_name: name,
+        netns_path: path,
+        ip,
+        etc_dir,
+    })
 }
 
 /// Removes the sandbox of the pod with `uid`: its veth, namespace,
 /// `/etc/netns` files and address. Missing pieces are fine.
-pub async fn destroy(node: &NodeNet, ipam: &mut Ipam, uid: &str, netns_name: &str) -> io::Result<()> {
+pub async fn destroy(
+    node: &NodeNet,
+    ipam: &mut Ipam,
+    uid: &str,
+    netns_name: &str,
+) -> io::Result<()> {
     let (host_side, _) = veth_names(uid);
     node.net.del_link(&host_side).await?;
     netns::delete(netns_name)?;
@@ -159,11 +206,20 @@ mod tests {
 
     #[test]
     fn hosts_name_the_pod() {
-        let mut p = PodIdent { namespace: "d".into(), name: "web".into(), uid: "u".into(), hostname: "web".into(), subdomain: None };
+        let mut p = PodIdent {
+            namespace: "d".into(),
+            name: "web".into(),
+            uid: "u".into(),
+            hostname: "web".into(),
+            subdomain: None,
+        };
         let h = hosts(&p, Ipv4Addr::new(10, 244, 1, 5), &DnsConfig::default());
         assert!(h.contains("10.244.1.5\tweb\n"), "{h}");
         p.subdomain = Some("svc".into());
         let h = hosts(&p, Ipv4Addr::new(10, 244, 1, 5), &DnsConfig::default());
-        assert!(h.contains("10.244.1.5\tweb.svc.d.svc.cluster.local web\n"), "{h}");
+        assert!(
+            h.contains("10.244.1.5\tweb.svc.d.svc.cluster.local web\n"),
+            "{h}"
+        );
     }
 }

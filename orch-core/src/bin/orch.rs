@@ -42,7 +42,7 @@ enum Command {
         loops: LoopArgs,
     },
     /// Run a node agent (kubelet): register the node and run its pods.
-    Agent(AgentCmd),
+    Agent(Box<AgentCmd>),
     /// Helper programs run by orch itself.
     #[command(subcommand)]
     Tools(ToolsCmd),
@@ -171,7 +171,10 @@ async fn run_agent(a: AgentArgs) -> Result<()> {
         simulate: a.simulate_node,
         node_ip: a.node_ip,
         layout: a.layout.layout()?,
-        dns: orch_core::agent::sandbox::DnsConfig { nameserver: a.cluster_dns, domain: a.cluster_domain.clone() },
+        dns: orch_core::agent::sandbox::DnsConfig {
+            nameserver: a.cluster_dns,
+            domain: a.cluster_domain.clone(),
+        },
         backoff: orch_core::agent::pods::backoff::BackoffConfig {
             initial: Duration::from_millis(a.backoff_initial_ms),
             max: Duration::from_millis(a.backoff_max_ms.max(a.backoff_initial_ms)),
@@ -236,18 +239,31 @@ struct LoopArgs {
 }
 
 impl LoopArgs {
-    fn options(&self, controllers: bool, scheduler: bool) -> Result<orch_core::controlplane::LoopOptions> {
-        let mut o = orch_core::controlplane::LoopOptions { controllers, scheduler, ..Default::default() };
-        o.controller.node_monitor_grace_period = Duration::from_secs(self.node_monitor_grace_period_seconds);
+    fn options(
+        &self,
+        controllers: bool,
+        scheduler: bool,
+    ) -> Result<orch_core::controlplane::LoopOptions> {
+        let mut o = orch_core::controlplane::LoopOptions {
+            controllers,
+            scheduler,
+            ..Default::default()
+        };
+        o.controller.node_monitor_grace_period =
+            Duration::from_secs(self.node_monitor_grace_period_seconds);
         o.controller.default_toleration_seconds = self.default_toleration_seconds;
-        o.controller.pod_cidr = Cidr::parse(&self.pod_cidr).map_err(|e| anyhow::anyhow!("--pod-cidr: {e}"))?;
+        o.controller.pod_cidr =
+            Cidr::parse(&self.pod_cidr).map_err(|e| anyhow::anyhow!("--pod-cidr: {e}"))?;
         o.lease_duration = Duration::from_secs(self.leader_lease_seconds.max(1));
         o.sched.initial_backoff = Duration::from_millis(self.scheduler_backoff_ms);
         Ok(o)
     }
 }
 
-async fn run_loops(kubeconfig: &std::path::Path, o: orch_core::controlplane::LoopOptions) -> Result<()> {
+async fn run_loops(
+    kubeconfig: &std::path::Path,
+    o: orch_core::controlplane::LoopOptions,
+) -> Result<()> {
     let client = orch_core::controlplane::client_from(kubeconfig).await?;
     let tasks = orch_core::controlplane::spawn(client, o);
     shutdown_signal().await;
@@ -333,19 +349,41 @@ async fn main() -> Result<()> {
         .init();
     match Cli::parse().command {
         Command::Server(ServerCmd { tool: None, args }) => run_server(args).await,
-        Command::ControllerManager { kubeconfig, loops } => run_loops(&kubeconfig, loops.options(true, false)?).await,
-        Command::Scheduler { kubeconfig, loops } => run_loops(&kubeconfig, loops.options(false, true)?).await,
+        Command::ControllerManager { kubeconfig, loops } => {
+            run_loops(&kubeconfig, loops.options(true, false)?).await
+        }
+        Command::Scheduler { kubeconfig, loops } => {
+            run_loops(&kubeconfig, loops.options(false, true)?).await
+        }
         Command::Tools(ToolsCmd::Init { argv }) => orch_core::agent::runtime::init::run(argv),
-        Command::Tools(ToolsCmd::EchoServer { http, tcp, udp, name }) => {
-            orch_core::tools::echo::run(orch_core::tools::echo::EchoConfig { http, tcp, udp, name }).await.context("echo server")
-        }
-        Command::Agent(AgentCmd { tool: None, args }) => run_agent(args).await,
-        Command::Agent(AgentCmd { tool: Some(AgentTool::Teardown { node_name, data_dir, simulate_node, layout }), .. }) => {
-            let dir = agent_dir(&node_name, data_dir);
-            orch_core::agent::teardown(&node_name, &dir, simulate_node, &layout.layout()?).await?;
-            println!("node {node_name}: everything removed");
-            Ok(())
-        }
+        Command::Tools(ToolsCmd::EchoServer {
+            http,
+            tcp,
+            udp,
+            name,
+        }) => orch_core::tools::echo::run(orch_core::tools::echo::EchoConfig {
+            http,
+            tcp,
+            udp,
+            name,
+        })
+        .await
+        .context("echo server"),
+        Command::Agent(a) => match a.tool {
+            None => run_agent(a.args).await,
+            Some(AgentTool::Teardown {
+                node_name,
+                data_dir,
+                simulate_node,
+                layout,
+            }) => {
+                let dir = agent_dir(&node_name, data_dir);
+                orch_core::agent::teardown(&node_name, &dir, simulate_node, &layout.layout()?)
+                    .await?;
+                println!("node {node_name}: everything removed");
+                Ok(())
+            }
+        },
         Command::Server(ServerCmd {
             tool: Some(ServerTool::Snapshot { data_dir, out }),
             ..

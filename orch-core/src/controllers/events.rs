@@ -31,17 +31,23 @@ impl EventType {
     }
 }
 
+/// Recently written events: (uid, reason, message) → (namespace, name,
+/// count, when).
+type Recent = HashMap<(String, String, String), (String, String, i32, Instant)>;
+
 /// Writes Events on behalf of one component.
 #[derive(Clone)]
 pub struct Recorder {
     client: Client,
     component: String,
-    recent: Arc<Mutex<HashMap<(String, String, String), (String, String, i32, Instant)>>>,
+    recent: Arc<Mutex<Recent>>,
 }
 
 impl std::fmt::Debug for Recorder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Recorder").field("component", &self.component).finish()
+        f.debug_struct("Recorder")
+            .field("component", &self.component)
+            .finish()
     }
 }
 
@@ -61,21 +67,41 @@ pub fn reference<K: Resource<DynamicType = ()>>(obj: &K) -> ObjectReference {
 impl Recorder {
     /// A recorder for `component` (for example `default-scheduler`).
     pub fn new(client: Client, component: &str) -> Self {
-        Self { client, component: component.into(), recent: Arc::default() }
+        Self {
+            client,
+            component: component.into(),
+            recent: Arc::default(),
+        }
     }
 
     /// Records an event about `about`. Failures are logged, never returned:
     /// events are best effort, as in Kubernetes.
-    pub async fn record(&self, about: &ObjectReference, kind: EventType, reason: &str, message: &str) {
+    pub async fn record(
+        &self,
+        about: &ObjectReference,
+        kind: EventType,
+        reason: &str,
+        message: &str,
+    ) {
         if let Err(e) = self.try_record(about, kind, reason, message).await {
             tracing::debug!(error = %e, reason, "could not record event");
         }
     }
 
-    async fn try_record(&self, about: &ObjectReference, kind: EventType, reason: &str, message: &str) -> Result<(), kube::Error> {
+    async fn try_record(
+        &self,
+        about: &ObjectReference,
+        kind: EventType,
+        reason: &str,
+        message: &str,
+    ) -> Result<(), kube::Error> {
         let ns = about.namespace.clone().unwrap_or_else(|| "default".into());
         let api: Api<Event> = Api::namespaced(self.client.clone(), &ns);
-        let key = (about.uid.clone().unwrap_or_default(), reason.to_string(), message.to_string());
+        let key = (
+            about.uid.clone().unwrap_or_default(),
+            reason.to_string(),
+            message.to_string(),
+        );
         let now = meta::now();
         let mut recent = self.recent.lock().await;
         recent.retain(|_, v| v.3.elapsed().as_secs() < 600);
@@ -83,12 +109,20 @@ impl Recorder {
             let count = count + 1;
             let patch = json!({"count": count, "lastTimestamp": now});
             let api: Api<Event> = Api::namespaced(self.client.clone(), &ev_ns);
-            if api.patch(&name, &PatchParams::default(), &Patch::Merge(patch)).await.is_ok() {
+            if api
+                .patch(&name, &PatchParams::default(), &Patch::Merge(patch))
+                .await
+                .is_ok()
+            {
                 recent.insert(key, (ev_ns, name, count, Instant::now()));
                 return Ok(());
             }
         }
-        let name = format!("{}.{:x}", about.name.clone().unwrap_or_default(), rand::random::<u64>());
+        let name = format!(
+            "{}.{:x}",
+            about.name.clone().unwrap_or_default(),
+            rand::random::<u64>()
+        );
         let ev: Event = serde_json::from_value(json!({
             "metadata": {"name": name, "namespace": ns},
             "involvedObject": about,

@@ -26,7 +26,11 @@ pub enum ContainerEvent {
 }
 
 /// The runtime spec of `c`, or why it can't run.
-pub fn runtime_spec(c: &Container, env: Vec<(String, String)>, restart_count: u32) -> Result<ContainerSpec, String> {
+pub fn runtime_spec(
+    c: &Container,
+    env: Vec<(String, String)>,
+    restart_count: u32,
+) -> Result<ContainerSpec, String> {
     let command = c.command.clone().unwrap_or_default();
     if command.is_empty() {
         return Err(format!(
@@ -35,15 +39,24 @@ pub fn runtime_spec(c: &Container, env: Vec<(String, String)>, restart_count: u3
         ));
     }
     let limits = c.resources.as_ref().and_then(|r| r.limits.as_ref());
-    let cpu = limits.and_then(|l| l.get("cpu")).and_then(|q| parse_milli(&q.0)).and_then(|m| u64::try_from(m).ok());
-    let mem = limits.and_then(|l| l.get("memory")).and_then(|q| parse_value(&q.0)).and_then(|m| u64::try_from(m).ok());
+    let cpu = limits
+        .and_then(|l| l.get("cpu"))
+        .and_then(|q| parse_milli(&q.0))
+        .and_then(|m| u64::try_from(m).ok());
+    let mem = limits
+        .and_then(|l| l.get("memory"))
+        .and_then(|q| parse_value(&q.0))
+        .and_then(|m| u64::try_from(m).ok());
     Ok(ContainerSpec {
         name: c.name.clone(),
         command,
         args: c.args.clone().unwrap_or_default(),
         env,
         working_dir: c.working_dir.as_ref().map(PathBuf::from),
-        limits: Limits { cpu_millis: cpu, memory_bytes: mem },
+        limits: Limits {
+            cpu_millis: cpu,
+            memory_bytes: mem,
+        },
         restart_count,
     })
 }
@@ -69,7 +82,12 @@ impl Handle {
 }
 
 /// Watches `running` until it exits or is stopped, then reports.
-pub fn watch(mut running: Running, name: String, generation: u32, events: mpsc::Sender<ContainerEvent>) -> Handle {
+pub fn watch(
+    mut running: Running,
+    name: String,
+    generation: u32,
+    events: mpsc::Sender<ContainerEvent>,
+) -> Handle {
     let (tx, mut rx) = mpsc::channel::<Duration>(1);
     tokio::spawn(async move {
         let exit = tokio::select! {
@@ -77,9 +95,18 @@ pub fn watch(mut running: Running, name: String, generation: u32, events: mpsc::
             Some(grace) = rx.recv() => running.stop(grace).await,
         };
         let exit = exit.unwrap_or(Exit::Unknown);
-        let _ = events.send(ContainerEvent::Exited { name, generation, exit }).await;
+        let _ = events
+            .send(ContainerEvent::Exited {
+                name,
+                generation,
+                exit,
+            })
+            .await;
     });
-    Handle { stop: tx, generation }
+    Handle {
+        stop: tx,
+        generation,
+    }
 }
 
 /// Restart bookkeeping of one container.
@@ -121,7 +148,10 @@ impl Slot {
             restart_count: 0,
             handle: None,
             started: None,
-            state: State::Waiting { reason: "ContainerCreating".into(), message: String::new() },
+            state: State::Waiting {
+                reason: "ContainerCreating".into(),
+                message: String::new(),
+            },
             last: None,
             not_before: None,
             ready: false,
@@ -156,7 +186,10 @@ impl Slot {
 }
 
 /// Re-adopts a container still running from before an agent restart.
-pub fn adopt(state_dir: &std::path::Path, name: &str) -> Option<(runtime::ContainerState, Running)> {
+pub fn adopt(
+    state_dir: &std::path::Path,
+    name: &str,
+) -> Option<(runtime::ContainerState, Running)> {
     let st = runtime::load_state(state_dir, name).ok().flatten()?;
     let running = Running::adopt(&st)?;
     Some((st, running))

@@ -13,10 +13,20 @@ fn env_name(service: &str) -> String {
 
 /// Variables for one Service.
 pub fn service_vars(svc: &Service) -> Vec<(String, String)> {
-    let Some(spec) = &svc.spec else { return Vec::new() };
-    let Some(ip) = spec.cluster_ip.as_deref().filter(|ip| !ip.is_empty() && *ip != "None") else { return Vec::new() };
+    let Some(spec) = &svc.spec else {
+        return Vec::new();
+    };
+    let Some(ip) = spec
+        .cluster_ip
+        .as_deref()
+        .filter(|ip| !ip.is_empty() && *ip != "None")
+    else {
+        return Vec::new();
+    };
     let ports = spec.ports.clone().unwrap_or_default();
-    let Some(first) = ports.first() else { return Vec::new() };
+    let Some(first) = ports.first() else {
+        return Vec::new();
+    };
     let name = env_name(svc.metadata.name.as_deref().unwrap_or(""));
     let mut v = vec![
         (format!("{name}_SERVICE_HOST"), ip.to_string()),
@@ -24,15 +34,26 @@ pub fn service_vars(svc: &Service) -> Vec<(String, String)> {
     ];
     for p in &ports {
         if let Some(pn) = &p.name {
-            v.push((format!("{name}_SERVICE_PORT_{}", env_name(pn)), p.port.to_string()));
+            v.push((
+                format!("{name}_SERVICE_PORT_{}", env_name(pn)),
+                p.port.to_string(),
+            ));
         }
     }
-    let proto = |p: &k8s_openapi::api::core::v1::ServicePort| p.protocol.clone().unwrap_or_else(|| "TCP".into());
-    v.push((format!("{name}_PORT"), format!("{}://{ip}:{}", proto(first).to_lowercase(), first.port)));
+    let proto = |p: &k8s_openapi::api::core::v1::ServicePort| {
+        p.protocol.clone().unwrap_or_else(|| "TCP".into())
+    };
+    v.push((
+        format!("{name}_PORT"),
+        format!("{}://{ip}:{}", proto(first).to_lowercase(), first.port),
+    ));
     for p in &ports {
         let pr = proto(p);
         let base = format!("{name}_PORT_{}_{}", p.port, pr.to_uppercase());
-        v.push((base.clone(), format!("{}://{ip}:{}", pr.to_lowercase(), p.port)));
+        v.push((
+            base.clone(),
+            format!("{}://{ip}:{}", pr.to_lowercase(), p.port),
+        ));
         v.push((format!("{base}_PROTO"), pr.to_lowercase()));
         v.push((format!("{base}_PORT"), p.port.to_string()));
         v.push((format!("{base}_ADDR"), ip.to_string()));
@@ -47,14 +68,30 @@ fn field_ref(pod: &Pod, path: &str, pod_ip: &str, node: &str) -> String {
         "metadata.namespace" => m.namespace.clone().unwrap_or_default(),
         "metadata.uid" => m.uid.clone().unwrap_or_default(),
         "spec.nodeName" => node.to_string(),
-        "spec.serviceAccountName" => pod.spec.as_ref().and_then(|s| s.service_account_name.clone()).unwrap_or_else(|| "default".into()),
+        "spec.serviceAccountName" => pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.service_account_name.clone())
+            .unwrap_or_else(|| "default".into()),
         "status.podIP" => pod_ip.to_string(),
         "status.hostIP" => String::new(),
         p => {
-            if let Some(k) = p.strip_prefix("metadata.labels['").and_then(|r| r.strip_suffix("']")) {
-                m.labels.as_ref().and_then(|l| l.get(k).cloned()).unwrap_or_default()
-            } else if let Some(k) = p.strip_prefix("metadata.annotations['").and_then(|r| r.strip_suffix("']")) {
-                m.annotations.as_ref().and_then(|l| l.get(k).cloned()).unwrap_or_default()
+            if let Some(k) = p
+                .strip_prefix("metadata.labels['")
+                .and_then(|r| r.strip_suffix("']"))
+            {
+                m.labels
+                    .as_ref()
+                    .and_then(|l| l.get(k).cloned())
+                    .unwrap_or_default()
+            } else if let Some(k) = p
+                .strip_prefix("metadata.annotations['")
+                .and_then(|r| r.strip_suffix("']"))
+            {
+                m.annotations
+                    .as_ref()
+                    .and_then(|l| l.get(k).cloned())
+                    .unwrap_or_default()
             } else {
                 String::new()
             }
@@ -97,7 +134,13 @@ pub fn expand(s: &str, vars: &BTreeMap<String, String>) -> String {
 }
 
 /// The full environment of `c`, in order.
-pub fn build(pod: &Pod, c: &Container, services: &[Service], pod_ip: &str, node: &str) -> Vec<(String, String)> {
+pub fn build(
+    pod: &Pod,
+    c: &Container,
+    services: &[Service],
+    pod_ip: &str,
+    node: &str,
+) -> Vec<(String, String)> {
     let mut vars: BTreeMap<String, String> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
     let mut put = |vars: &mut BTreeMap<String, String>, k: String, v: String| {
@@ -106,18 +149,27 @@ pub fn build(pod: &Pod, c: &Container, services: &[Service], pod_ip: &str, node:
         }
         vars.insert(k, v);
     };
-    let links = pod.spec.as_ref().and_then(|s| s.enable_service_links).unwrap_or(true);
+    let links = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.enable_service_links)
+        .unwrap_or(true);
     let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
     for s in services {
         let same_ns = s.metadata.namespace.as_deref() == Some(ns);
-        let is_master = s.metadata.namespace.as_deref() == Some("default") && s.metadata.name.as_deref() == Some("kubernetes");
+        let is_master = s.metadata.namespace.as_deref() == Some("default")
+            && s.metadata.name.as_deref() == Some("kubernetes");
         if is_master || (links && same_ns) {
             for (k, v) in service_vars(s) {
                 put(&mut vars, k, v);
             }
         }
     }
-    put(&mut vars, "HOSTNAME".into(), pod.metadata.name.clone().unwrap_or_default());
+    put(
+        &mut vars,
+        "HOSTNAME".into(),
+        pod.metadata.name.clone().unwrap_or_default(),
+    );
     for e in c.env.clone().unwrap_or_default() {
         let value = if let Some(v) = e.value {
             expand(&v, &vars)
@@ -128,10 +180,13 @@ pub fn build(pod: &Pod, c: &Container, services: &[Service], pod_ip: &str, node:
         };
         put(&mut vars, e.name, value);
     }
-    order.into_iter().map(|k| {
-        let v = vars[&k].clone();
-        (k, v)
-    }).collect()
+    order
+        .into_iter()
+        .map(|k| {
+            let v = vars[&k].clone();
+            (k, v)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -161,9 +216,12 @@ mod tests {
             {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
             {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
             {"name": "APP", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}}
-        ]})).unwrap();
+        ]}))
+        .unwrap();
         let k: Service = serde_json::from_value(json!({"metadata": {"name": "kubernetes", "namespace": "default"}, "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443}]}})).unwrap();
-        let env: BTreeMap<_, _> = build(&pod, &c, &[k], "10.244.1.9", "node-1").into_iter().collect();
+        let env: BTreeMap<_, _> = build(&pod, &c, &[k], "10.244.1.9", "node-1")
+            .into_iter()
+            .collect();
         assert_eq!(env["B"], "x-10.96.0.1-$(A)-$(NOPE)");
         assert_eq!(env["POD_NAME"], "p");
         assert_eq!(env["POD_IP"], "10.244.1.9");

@@ -80,9 +80,13 @@ pub async fn run(shared: Arc<Shared>) -> Result<(), AgentError> {
 /// Removes the sandboxes of pods that are gone.
 async fn reap(shared: &Shared, live: &HashSet<String>) {
     let root = shared::pods_root(&shared.data_dir);
-    let Ok(dirs) = std::fs::read_dir(&root) else { return };
+    let Ok(dirs) = std::fs::read_dir(&root) else {
+        return;
+    };
     for d in dirs.filter_map(Result::ok) {
-        let Ok(id) = d.file_name().into_string() else { continue };
+        let Ok(id) = d.file_name().into_string() else {
+            continue;
+        };
         if !live.contains(&id) {
             tracing::info!(pod_uid = %id, "removing the sandbox of a pod that no longer exists");
             worker::teardown_sandbox(shared, &id).await;

@@ -59,10 +59,17 @@ fn secs(v: Option<i32>, default: u64) -> Duration {
 
 /// Resolves a probe spec. Named ports are looked up in the container's
 /// ports; the probe targets the pod IP unless `host` is set.
-pub fn resolve(p: &Probe, pod_ip: IpAddr, named_ports: &[(String, u16)]) -> Result<(Action, Timing), String> {
+pub fn resolve(
+    p: &Probe,
+    pod_ip: IpAddr,
+    named_ports: &[(String, u16)],
+) -> Result<(Action, Timing), String> {
     let port_of = |port: &IntOrString| -> Result<u16, String> {
         match port {
-            IntOrString::Int(n) => u16::try_from(*n).ok().filter(|p| *p > 0).ok_or_else(|| format!("probe port {n} is not 1..=65535")),
+            IntOrString::Int(n) => u16::try_from(*n)
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| format!("probe port {n} is not 1..=65535")),
             IntOrString::String(name) => named_ports
                 .iter()
                 .find(|(n, _)| n == name)
@@ -71,12 +78,24 @@ pub fn resolve(p: &Probe, pod_ip: IpAddr, named_ports: &[(String, u16)]) -> Resu
         }
     };
     let action = if let Some(t) = &p.tcp_socket {
-        let host = t.host.as_deref().and_then(|h| h.parse().ok()).unwrap_or(pod_ip);
+        let host = t
+            .host
+            .as_deref()
+            .and_then(|h| h.parse().ok())
+            .unwrap_or(pod_ip);
         Action::Tcp(SocketAddr::new(host, port_of(&t.port)?))
     } else if let Some(h) = &p.http_get {
-        let host = h.host.as_deref().and_then(|h| h.parse().ok()).unwrap_or(pod_ip);
+        let host = h
+            .host
+            .as_deref()
+            .and_then(|h| h.parse().ok())
+            .unwrap_or(pod_ip);
         let addr = SocketAddr::new(host, port_of(&h.port)?);
-        Action::Http { addr, path: h.path.clone().unwrap_or_else(|| "/".into()), host: addr.to_string() }
+        Action::Http {
+            addr,
+            path: h.path.clone().unwrap_or_else(|| "/".into()),
+            host: addr.to_string(),
+        }
     } else if let Some(e) = &p.exec {
         let cmd = e.command.clone().unwrap_or_default();
         if cmd.is_empty() {
@@ -117,7 +136,11 @@ fn http_get(netns: &Path, addr: SocketAddr, path: &str, host: &str, timeout: Dur
         Err(e) => return Outcome::Failure(format!("Get \"http://{addr}{path}\": {e}")),
     };
     let line = String::from_utf8_lossy(&head[..n]);
-    let code: u16 = line.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let code: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
     if (200..400).contains(&code) {
         Outcome::Success
     } else {
@@ -153,7 +176,12 @@ pub struct Tracker {
 impl Tracker {
     /// A tracker starting at `initially_passing`.
     pub fn new(timing: Timing, initially_passing: bool) -> Self {
-        Self { timing, successes: 0, failures: 0, passing: initially_passing }
+        Self {
+            timing,
+            successes: 0,
+            failures: 0,
+            passing: initially_passing,
+        }
     }
 
     /// Records one outcome; returns true if the verdict changed.
@@ -191,8 +219,20 @@ mod tests {
     #[test]
     fn resolves_handlers_named_ports_and_defaults() {
         let ip: IpAddr = "10.244.1.5".parse().unwrap();
-        let (a, t) = resolve(&probe(json!({"httpGet": {"path": "/healthz", "port": "http"}})), ip, &[("http".into(), 8080)]).unwrap();
-        assert_eq!(a, Action::Http { addr: "10.244.1.5:8080".parse().unwrap(), path: "/healthz".into(), host: "10.244.1.5:8080".into() });
+        let (a, t) = resolve(
+            &probe(json!({"httpGet": {"path": "/healthz", "port": "http"}})),
+            ip,
+            &[("http".into(), 8080)],
+        )
+        .unwrap();
+        assert_eq!(
+            a,
+            Action::Http {
+                addr: "10.244.1.5:8080".parse().unwrap(),
+                path: "/healthz".into(),
+                host: "10.244.1.5:8080".into()
+            }
+        );
         assert_eq!(t.period, Duration::from_secs(10));
         assert_eq!(t.failure_threshold, 3);
         let (a, _) = resolve(&probe(json!({"tcpSocket": {"port": 53}})), ip, &[]).unwrap();
@@ -205,7 +245,13 @@ mod tests {
 
     #[test]
     fn tracker_honours_thresholds() {
-        let t = Timing { initial_delay: Duration::ZERO, period: Duration::from_secs(1), timeout: Duration::from_secs(1), success_threshold: 2, failure_threshold: 3 };
+        let t = Timing {
+            initial_delay: Duration::ZERO,
+            period: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            success_threshold: 2,
+            failure_threshold: 3,
+        };
         let mut tr = Tracker::new(t, true);
         let f = Outcome::Failure("x".into());
         assert!(!tr.record(&f));
@@ -219,7 +265,10 @@ mod tests {
     #[tokio::test]
     async fn network_probes_reach_a_local_listener() {
         if !nix::unistd::geteuid().is_root() {
-            assert!(std::env::var("CI").map_or(true, |v| v != "true"), "needs root (setns)");
+            assert!(
+                std::env::var("CI").map_or(true, |v| v != "true"),
+                "needs root (setns)"
+            );
             eprintln!("skipped: needs root (setns into a network namespace)");
             return;
         }
@@ -234,10 +283,26 @@ mod tests {
             }
         });
         let me = PathBuf::from("/proc/self/ns/net");
-        assert_eq!(run_network(me.clone(), Action::Tcp(addr), Duration::from_secs(1)).await, Outcome::Success);
-        let http = Action::Http { addr, path: "/".into(), host: addr.to_string() };
-        assert_eq!(run_network(me.clone(), http, Duration::from_secs(1)).await, Outcome::Success);
-        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-        assert!(matches!(run_network(me, Action::Tcp(closed), Duration::from_secs(1)).await, Outcome::Failure(_)));
+        assert_eq!(
+            run_network(me.clone(), Action::Tcp(addr), Duration::from_secs(1)).await,
+            Outcome::Success
+        );
+        let http = Action::Http {
+            addr,
+            path: "/".into(),
+            host: addr.to_string(),
+        };
+        assert_eq!(
+            run_network(me.clone(), http, Duration::from_secs(1)).await,
+            Outcome::Success
+        );
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        assert!(matches!(
+            run_network(me, Action::Tcp(closed), Duration::from_secs(1)).await,
+            Outcome::Failure(_)
+        ));
     }
 }

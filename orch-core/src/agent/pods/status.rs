@@ -61,7 +61,9 @@ fn terminated_json(t: &Terminated) -> Value {
 
 fn container_json(c: &ContainerView) -> Value {
     let state = match &c.state {
-        State::Waiting { reason, message } => json!({"waiting": {"reason": reason, "message": message}}),
+        State::Waiting { reason, message } => {
+            json!({"waiting": {"reason": reason, "message": message}})
+        }
         State::Running { started_at } => json!({"running": {"startedAt": started_at}}),
         State::Terminated(t) => json!({"terminated": terminated_json(t)}),
     };
@@ -82,17 +84,31 @@ fn container_json(c: &ContainerView) -> Value {
 }
 
 /// The pod phase from its containers and restart policy.
-pub fn phase(containers: &[ContainerView], restart_policy: &str, sandbox_ready: bool) -> &'static str {
+pub fn phase(
+    containers: &[ContainerView],
+    restart_policy: &str,
+    sandbox_ready: bool,
+) -> &'static str {
     if !sandbox_ready || containers.is_empty() {
         return "Pending";
     }
-    let running = containers.iter().any(|c| matches!(c.state, State::Running { .. }));
-    let all_terminated = containers.iter().all(|c| matches!(c.state, State::Terminated(_)));
+    let running = containers
+        .iter()
+        .any(|c| matches!(c.state, State::Running { .. }));
+    let all_terminated = containers
+        .iter()
+        .all(|c| matches!(c.state, State::Terminated(_)));
     if all_terminated {
-        let failed = containers.iter().any(|c| matches!(&c.state, State::Terminated(t) if t.exit_code != 0));
+        let failed = containers
+            .iter()
+            .any(|c| matches!(&c.state, State::Terminated(t) if t.exit_code != 0));
         return if failed { "Failed" } else { "Succeeded" };
     }
-    if running || containers.iter().any(|c| c.restart_count > 0 || c.last.is_some()) {
+    if running
+        || containers
+            .iter()
+            .any(|c| c.restart_count > 0 || c.last.is_some())
+    {
         return "Running";
     }
     let _ = restart_policy;
@@ -130,7 +146,8 @@ fn condition(prev: Option<&Value>, kind: &str, ok: bool, reason: Option<&str>, n
         Some(p) if p["status"] == status => p["lastTransitionTime"].clone(),
         _ => json!(now),
     };
-    let mut c = json!({"type": kind, "status": status, "lastProbeTime": null, "lastTransitionTime": since});
+    let mut c =
+        json!({"type": kind, "status": status, "lastProbeTime": null, "lastTransitionTime": since});
     if let Some(r) = reason.filter(|_| !ok) {
         c["reason"] = json!(r);
     }
@@ -143,10 +160,36 @@ pub fn pod_status(i: &StatusInput<'_>) -> Value {
     let ready = !i.containers.is_empty() && i.containers.iter().all(|c| c.ready);
     let finished = matches!(phase, "Succeeded" | "Failed");
     let conds = vec![
-        condition(i.previous, "PodReadyToStartContainers", i.sandbox_ready, None, &i.now),
+        condition(
+            i.previous,
+            "PodReadyToStartContainers",
+            i.sandbox_ready,
+            None,
+            &i.now,
+        ),
         condition(i.previous, "Initialized", true, None, &i.now),
-        condition(i.previous, "Ready", ready && !finished, Some(if finished { "PodCompleted" } else { "ContainersNotReady" }), &i.now),
-        condition(i.previous, "ContainersReady", ready && !finished, Some(if finished { "PodCompleted" } else { "ContainersNotReady" }), &i.now),
+        condition(
+            i.previous,
+            "Ready",
+            ready && !finished,
+            Some(if finished {
+                "PodCompleted"
+            } else {
+                "ContainersNotReady"
+            }),
+            &i.now,
+        ),
+        condition(
+            i.previous,
+            "ContainersReady",
+            ready && !finished,
+            Some(if finished {
+                "PodCompleted"
+            } else {
+                "ContainersNotReady"
+            }),
+            &i.now,
+        ),
         condition(i.previous, "PodScheduled", true, None, &i.now),
     ];
     let mut s = json!({
@@ -185,31 +228,87 @@ mod tests {
     use super::*;
 
     fn view(state: State, ready: bool) -> ContainerView {
-        ContainerView { name: "c".into(), image: "i".into(), state, last: None, restart_count: 0, ready, started: ready, container_id: String::new() }
+        ContainerView {
+            name: "c".into(),
+            image: "i".into(),
+            state,
+            last: None,
+            restart_count: 0,
+            ready,
+            started: ready,
+            container_id: String::new(),
+        }
     }
 
     fn term(code: i32) -> State {
-        State::Terminated(Terminated { exit_code: code, reason: "x".into(), started_at: "a".into(), finished_at: "b".into() })
+        State::Terminated(Terminated {
+            exit_code: code,
+            reason: "x".into(),
+            started_at: "a".into(),
+            finished_at: "b".into(),
+        })
     }
 
     #[test]
     fn phases() {
-        let running = view(State::Running { started_at: "t".into() }, true);
-        assert_eq!(phase(&[running.clone()], "Always", false), "Pending");
-        assert_eq!(phase(&[running.clone()], "Always", true), "Running");
+        let running = view(
+            State::Running {
+                started_at: "t".into(),
+            },
+            true,
+        );
+        assert_eq!(
+            phase(std::slice::from_ref(&running), "Always", false),
+            "Pending"
+        );
+        assert_eq!(
+            phase(std::slice::from_ref(&running), "Always", true),
+            "Running"
+        );
         assert_eq!(phase(&[view(term(0), false)], "Never", true), "Succeeded");
-        assert_eq!(phase(&[view(term(1), false), running], "Never", true), "Running");
+        assert_eq!(
+            phase(&[view(term(1), false), running], "Never", true),
+            "Running"
+        );
         assert_eq!(phase(&[view(term(1), false)], "Never", true), "Failed");
-        let waiting = view(State::Waiting { reason: "ContainerCreating".into(), message: String::new() }, false);
+        let waiting = view(
+            State::Waiting {
+                reason: "ContainerCreating".into(),
+                message: String::new(),
+            },
+            false,
+        );
         assert_eq!(phase(&[waiting], "Always", true), "Pending");
     }
 
     #[test]
     fn ready_condition_keeps_its_transition_time() {
-        let cs = [view(State::Running { started_at: "t".into() }, true)];
-        let input = |prev, now: &str| StatusInput { containers: &cs, restart_policy: "Always", sandbox_ready: true, pod_ip: Some("10.244.1.2".into()), host_ip: "10.250.0.2".into(), start_time: "s".into(), previous: prev, now: now.into() };
+        let cs = [view(
+            State::Running {
+                started_at: "t".into(),
+            },
+            true,
+        )];
+        let input = |prev, now: &str| StatusInput {
+            containers: &cs,
+            restart_policy: "Always",
+            sandbox_ready: true,
+            pod_ip: Some("10.244.1.2".into()),
+            host_ip: "10.250.0.2".into(),
+            start_time: "s".into(),
+            previous: prev,
+            now: now.into(),
+        };
         let first = pod_status(&input(None, "T1"));
-        let ready = |s: &Value| s["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Ready").unwrap().clone();
+        let ready = |s: &Value| {
+            s["conditions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["type"] == "Ready")
+                .unwrap()
+                .clone()
+        };
         assert_eq!(ready(&first)["status"], "True");
         assert_eq!(ready(&first)["lastTransitionTime"], "T1");
         let second = pod_status(&input(Some(&first), "T2"));

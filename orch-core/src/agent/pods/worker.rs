@@ -59,7 +59,9 @@ struct Worker {
 }
 
 fn pod_key(uid: &str) -> String {
-    uid.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect()
+    uid.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect()
 }
 
 fn ident(pod: &Pod) -> PodIdent {
@@ -69,7 +71,10 @@ fn ident(pod: &Pod) -> PodIdent {
         namespace: m.namespace.clone().unwrap_or_else(|| "default".into()),
         name: m.name.clone().unwrap_or_default(),
         uid: m.uid.clone().unwrap_or_default(),
-        hostname: spec.and_then(|s| s.hostname.clone()).or_else(|| m.name.clone()).unwrap_or_default(),
+        hostname: spec
+            .and_then(|s| s.hostname.clone())
+            .or_else(|| m.name.clone())
+            .unwrap_or_default(),
         subdomain: spec.and_then(|s| s.subdomain.clone()),
     }
 }
@@ -100,7 +105,11 @@ pub async fn run(shared: Arc<Shared>, uid: String, mut updates: watch::Receiver<
             return;
         };
         if pod.metadata.deletion_timestamp.is_some() {
-            let grace = pod.metadata.deletion_grace_period_seconds.unwrap_or(30).max(0) as u64;
+            let grace = pod
+                .metadata
+                .deletion_grace_period_seconds
+                .unwrap_or(30)
+                .max(0) as u64;
             w.teardown(Duration::from_secs(grace)).await;
             w.finish_deletion(&pod).await;
             return;
@@ -122,7 +131,10 @@ pub async fn run(shared: Arc<Shared>, uid: String, mut updates: watch::Receiver<
 
 impl Worker {
     fn pods_api(&self, pod: &Pod) -> Api<Pod> {
-        Api::namespaced(self.shared.client.clone(), pod.metadata.namespace.as_deref().unwrap_or("default"))
+        Api::namespaced(
+            self.shared.client.clone(),
+            pod.metadata.namespace.as_deref().unwrap_or("default"),
+        )
     }
 
     /// Brings the pod toward its spec and reports its status.
@@ -138,7 +150,14 @@ impl Worker {
         }
         if self.slots.is_empty() {
             let logs = self.dir.join("logs");
-            self.slots = pod.spec.as_ref().map(|s| s.containers.clone()).unwrap_or_default().into_iter().map(|c| Slot::new(c, logs.clone())).collect();
+            self.slots = pod
+                .spec
+                .as_ref()
+                .map(|s| s.containers.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| Slot::new(c, logs.clone()))
+                .collect();
             self.adopt_running();
         }
         if self.sandbox.is_some() {
@@ -152,19 +171,44 @@ impl Worker {
         std::fs::create_dir_all(&self.dir)?;
         let net = {
             let mut ipam = self.shared.ipam.lock().await;
-            sandbox::create(&self.shared.nodenet, &mut ipam, &id, &self.shared.dns, &self.dir).await?
+            sandbox::create(
+                &self.shared.nodenet,
+                &mut ipam,
+                &id,
+                &self.shared.dns,
+                &self.dir,
+            )
+            .await?
         };
-        std::fs::write(self.dir.join("sandbox.json"), serde_json::to_vec(&json!({"netns": net.netns_name, "namespace": id.namespace, "name": id.name}))?)?;
+        std::fs::write(
+            self.dir.join("sandbox.json"),
+            serde_json::to_vec(
+                &json!({"netns": net.netns_name, "namespace": id.namespace, "name": id.name}),
+            )?,
+        )?;
         let key = pod_key(&self.uid);
         let ns = match PodNamespaces::open(&key) {
             Ok(ns) => ns,
             Err(_) => PodNamespaces::create(&key, &net.netns_path, &id.hostname)?,
         };
         self.write_service_account(pod).await;
-        let annotated = pod.metadata.annotations.as_ref().and_then(|a| a.get(NETNS_ANNOTATION)) == Some(&net.netns_name);
+        let annotated = pod
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(NETNS_ANNOTATION))
+            == Some(&net.netns_name);
         if !annotated {
             let patch = json!({"metadata": {"annotations": {NETNS_ANNOTATION: net.netns_name}}});
-            if let Err(e) = self.pods_api(pod).patch(pod.metadata.name.as_deref().unwrap_or(""), &PatchParams::default(), &Patch::Merge(patch)).await {
+            if let Err(e) = self
+                .pods_api(pod)
+                .patch(
+                    pod.metadata.name.as_deref().unwrap_or(""),
+                    &PatchParams::default(),
+                    &Patch::Merge(patch),
+                )
+                .await
+            {
                 tracing::warn!(error = %e, "annotating the pod with its netns failed");
             }
         }
@@ -180,7 +224,11 @@ impl Worker {
         if sa.join("token").exists() {
             return;
         }
-        let ns = pod.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+        let ns = pod
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
         let name = pod.metadata.name.clone().unwrap_or_default();
         let req = http::Request::builder()
             .method(http::Method::POST)
@@ -188,7 +236,13 @@ impl Worker {
             .header("content-type", "application/json")
             .body(serde_json::to_vec(&json!({"namespace": ns, "name": name})).unwrap_or_default());
         let token = match req {
-            Ok(r) => self.shared.client.request::<Value>(r).await.ok().and_then(|v| v["token"].as_str().map(str::to_string)),
+            Ok(r) => self
+                .shared
+                .client
+                .request::<Value>(r)
+                .await
+                .ok()
+                .and_then(|v| v["token"].as_str().map(str::to_string)),
             Err(_) => None,
         };
         let Some(token) = token else {
@@ -207,19 +261,35 @@ impl Worker {
         for slot in &mut self.slots {
             if let Some((st, running)) = container::adopt(&state_dir, &slot.spec.name) {
                 slot.restart_count = st.restart_count;
-                slot.started = Some((tokio::time::Instant::now(), st.started_at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()));
-                slot.state = status::State::Running { started_at: st.started_at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string() };
-                slot.container_id = format!("orch://{}/{}/{}", self.uid, slot.spec.name, st.restart_count);
+                slot.started = Some((
+                    tokio::time::Instant::now(),
+                    st.started_at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                ));
+                slot.state = status::State::Running {
+                    started_at: st.started_at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                };
+                slot.container_id = format!(
+                    "orch://{}/{}/{}",
+                    self.uid, slot.spec.name, st.restart_count
+                );
                 slot.started_ok = slot.spec.startup_probe.is_none();
                 slot.ready = slot.spec.readiness_probe.is_none();
-                slot.handle = Some(container::watch(running, slot.spec.name.clone(), st.restart_count, self.events_tx.clone()));
+                slot.handle = Some(container::watch(
+                    running,
+                    slot.spec.name.clone(),
+                    st.restart_count,
+                    self.events_tx.clone(),
+                ));
             }
         }
     }
 
     async fn start_due(&mut self, pod: &Pod) {
         let now = tokio::time::Instant::now();
-        let (Some(sandbox), Some(namespaces)) = (self.sandbox.clone(), self.namespaces.clone()) else { return };
+        let (Some(sandbox), Some(namespaces)) = (self.sandbox.clone(), self.namespaces.clone())
+        else {
+            return;
+        };
         let services = self.shared.services.state();
         let services: Vec<_> = services.iter().map(|s| (**s).clone()).collect();
         for i in 0..self.slots.len() {
@@ -227,12 +297,21 @@ impl Worker {
             if slot.handle.is_some() || slot.done || slot.not_before.is_some_and(|t| t > now) {
                 continue;
             }
-            let env = env::build(pod, &slot.spec, &services, &sandbox.ip.to_string(), &self.shared.node);
+            let env = env::build(
+                pod,
+                &slot.spec,
+                &services,
+                &sandbox.ip.to_string(),
+                &self.shared.node,
+            );
             let spec = match container::runtime_spec(&slot.spec, env, slot.restart_count) {
                 Ok(s) => s,
                 Err(msg) => {
                     let slot = &mut self.slots[i];
-                    slot.state = status::State::Waiting { reason: "CreateContainerConfigError".into(), message: msg };
+                    slot.state = status::State::Waiting {
+                        reason: "CreateContainerConfigError".into(),
+                        message: msg,
+                    };
                     slot.done = true;
                     continue;
                 }
@@ -248,7 +327,10 @@ impl Worker {
                 cgroup_parent: match runtime::pod_cgroup(&self.shared.node, &pod_key(&self.uid)) {
                     Ok(p) => p,
                     Err(e) => {
-                        self.slots[i].state = status::State::Waiting { reason: "RunContainerError".into(), message: e.to_string() };
+                        self.slots[i].state = status::State::Waiting {
+                            reason: "RunContainerError".into(),
+                            message: e.to_string(),
+                        };
                         continue;
                     }
                 },
@@ -259,41 +341,89 @@ impl Worker {
                     for w in &running.warnings {
                         tracing::warn!(pod = ?pod.metadata.name, container = %spec.name, "{w}");
                     }
-                    let started_at = running.started_at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
-                    let _ = runtime::save_state(&self.dir.join("state"), &running.state(&spec.name, spec.restart_count));
+                    let started_at = running
+                        .started_at
+                        .strftime("%Y-%m-%dT%H:%M:%SZ")
+                        .to_string();
+                    let _ = runtime::save_state(
+                        &self.dir.join("state"),
+                        &running.state(&spec.name, spec.restart_count),
+                    );
                     let slot = &mut self.slots[i];
-                    slot.container_id = format!("orch://{}/{}/{}", self.uid, spec.name, spec.restart_count);
+                    slot.container_id =
+                        format!("orch://{}/{}/{}", self.uid, spec.name, spec.restart_count);
                     slot.started = Some((tokio::time::Instant::now(), started_at.clone()));
                     slot.state = status::State::Running { started_at };
                     slot.started_ok = slot.spec.startup_probe.is_none();
                     slot.ready = slot.spec.readiness_probe.is_none() && slot.started_ok;
                     slot.not_before = None;
-                    slot.handle = Some(container::watch(running, spec.name.clone(), spec.restart_count, self.events_tx.clone()));
-                    slot.probes = spawn_probes(&slot.spec, spec.restart_count, &sandbox, self.probes_tx.clone());
+                    slot.handle = Some(container::watch(
+                        running,
+                        spec.name.clone(),
+                        spec.restart_count,
+                        self.events_tx.clone(),
+                    ));
+                    slot.probes = spawn_probes(
+                        &slot.spec,
+                        spec.restart_count,
+                        &sandbox,
+                        self.probes_tx.clone(),
+                    );
                 }
                 Err(e) => {
                     let slot = &mut self.slots[i];
-                    slot.state = status::State::Waiting { reason: "RunContainerError".into(), message: e.to_string() };
+                    slot.state = status::State::Waiting {
+                        reason: "RunContainerError".into(),
+                        message: e.to_string(),
+                    };
                     slot.restart_count += 1;
-                    slot.not_before = Some(now + backoff::delay(&self.shared.backoff, slot.restart_count, Duration::ZERO));
+                    slot.not_before = Some(
+                        now + backoff::delay(
+                            &self.shared.backoff,
+                            slot.restart_count,
+                            Duration::ZERO,
+                        ),
+                    );
                 }
             }
         }
     }
 
     fn on_exit(&mut self, pod: &Pod, ev: ContainerEvent) {
-        let ContainerEvent::Exited { name, generation, exit } = ev;
-        let policy = pod.spec.as_ref().and_then(|s| s.restart_policy.clone()).unwrap_or_else(|| "Always".into());
+        let ContainerEvent::Exited {
+            name,
+            generation,
+            exit,
+        } = ev;
+        let policy = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.restart_policy.clone())
+            .unwrap_or_else(|| "Always".into());
         let cfg = self.shared.backoff;
-        let Some(slot) = self.slots.iter_mut().find(|s| s.spec.name == name) else { return };
-        if slot.handle.as_ref().is_none_or(|h| h.generation != generation) {
+        let Some(slot) = self.slots.iter_mut().find(|s| s.spec.name == name) else {
+            return;
+        };
+        if slot
+            .handle
+            .as_ref()
+            .is_none_or(|h| h.generation != generation)
+        {
             return;
         }
         slot.handle = None;
         slot.stop_probes();
         slot.ready = false;
-        let (ran, started_at) = slot.started.take().map_or((Duration::ZERO, meta::now()), |(t, s)| (t.elapsed(), s));
-        let term = Terminated { exit_code: exit.exit_code(), reason: exit.reason().to_string(), started_at, finished_at: meta::now() };
+        let (ran, started_at) = slot
+            .started
+            .take()
+            .map_or((Duration::ZERO, meta::now()), |(t, s)| (t.elapsed(), s));
+        let term = Terminated {
+            exit_code: exit.exit_code(),
+            reason: exit.reason().to_string(),
+            started_at,
+            finished_at: meta::now(),
+        };
         let restart = match policy.as_str() {
             "Never" => false,
             "OnFailure" => exit.exit_code() != 0,
@@ -305,7 +435,11 @@ impl Worker {
             slot.not_before = Some(tokio::time::Instant::now() + delay);
             slot.state = status::State::Waiting {
                 reason: "CrashLoopBackOff".into(),
-                message: format!("back-off {}s restarting failed container={name} pod={}", delay.as_secs(), pod.metadata.name.as_deref().unwrap_or("")),
+                message: format!(
+                    "back-off {}s restarting failed container={name} pod={}",
+                    delay.as_secs(),
+                    pod.metadata.name.as_deref().unwrap_or("")
+                ),
             };
             slot.last = Some(term);
         } else {
@@ -316,8 +450,14 @@ impl Worker {
 
     async fn on_probe(&mut self, ev: ProbeEvent) {
         let grace = Duration::from_secs(30);
-        let Some(slot) = self.slots.iter_mut().find(|s| s.spec.name == ev.name) else { return };
-        if slot.handle.as_ref().is_none_or(|h| h.generation != ev.generation) {
+        let Some(slot) = self.slots.iter_mut().find(|s| s.spec.name == ev.name) else {
+            return;
+        };
+        if slot
+            .handle
+            .as_ref()
+            .is_none_or(|h| h.generation != ev.generation)
+        {
             return;
         }
         match ev.kind {
@@ -347,8 +487,15 @@ impl Worker {
 
     async fn report(&mut self, pod: &Pod) {
         let views: Vec<_> = self.slots.iter().map(Slot::view).collect();
-        let policy = pod.spec.as_ref().and_then(|s| s.restart_policy.clone()).unwrap_or_else(|| "Always".into());
-        let stored = pod.status.as_ref().and_then(|s| serde_json::to_value(s).ok());
+        let policy = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.restart_policy.clone())
+            .unwrap_or_else(|| "Always".into());
+        let stored = pod
+            .status
+            .as_ref()
+            .and_then(|s| serde_json::to_value(s).ok());
         let previous = self.last_status.clone().or(stored.clone());
         let mut st = status::pod_status(&StatusInput {
             containers: &views,
@@ -364,12 +511,23 @@ impl Worker {
             st["message"] = json!(e);
             st["reason"] = json!("SandboxCreationFailed");
         }
-        let unchanged = self.last_status.as_ref().is_some_and(|l| status::comparable(l) == status::comparable(&st));
+        let unchanged = self
+            .last_status
+            .as_ref()
+            .is_some_and(|l| status::comparable(l) == status::comparable(&st));
         if unchanged {
             return;
         }
         let name = pod.metadata.name.clone().unwrap_or_default();
-        match self.pods_api(pod).patch_status(&name, &PatchParams::default(), &Patch::Merge(json!({"status": st.clone()}))).await {
+        match self
+            .pods_api(pod)
+            .patch_status(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": st.clone()})),
+            )
+            .await
+        {
             Ok(_) => self.last_status = Some(st),
             Err(e) => tracing::debug!(pod = %name, error = %e, "status update failed; will retry"),
         }
@@ -398,7 +556,14 @@ impl Worker {
 
     async fn finish_deletion(&self, pod: &Pod) {
         let name = pod.metadata.name.clone().unwrap_or_default();
-        let dp = DeleteParams { grace_period_seconds: Some(0), preconditions: pod.metadata.uid.clone().map(|u| kube::api::Preconditions { uid: Some(u), resource_version: None }), ..Default::default() };
+        let dp = DeleteParams {
+            grace_period_seconds: Some(0),
+            preconditions: pod.metadata.uid.clone().map(|u| kube::api::Preconditions {
+                uid: Some(u),
+                resource_version: None,
+            }),
+            ..Default::default()
+        };
         if let Err(e) = self.pods_api(pod).delete(&name, &dp).await {
             tracing::debug!(pod = %name, error = %e, "finishing the deletion failed");
         }
@@ -441,11 +606,20 @@ fn named_ports(c: &k8s_openapi::api::core::v1::Container) -> Vec<(String, u16)> 
 }
 
 /// Starts the probe loop of one container run.
-fn spawn_probes(c: &k8s_openapi::api::core::v1::Container, generation: u32, sandbox: &PodNet, tx: mpsc::Sender<ProbeEvent>) -> Option<tokio::task::JoinHandle<()>> {
+fn spawn_probes(
+    c: &k8s_openapi::api::core::v1::Container,
+    generation: u32,
+    sandbox: &PodNet,
+    tx: mpsc::Sender<ProbeEvent>,
+) -> Option<tokio::task::JoinHandle<()>> {
     let ip = IpAddr::V4(sandbox.ip);
     let ports = named_ports(c);
     let mut probes = BTreeMap::new();
-    for (kind, p) in [(ProbeKind::Startup, &c.startup_probe), (ProbeKind::Readiness, &c.readiness_probe), (ProbeKind::Liveness, &c.liveness_probe)] {
+    for (kind, p) in [
+        (ProbeKind::Startup, &c.startup_probe),
+        (ProbeKind::Readiness, &c.readiness_probe),
+        (ProbeKind::Liveness, &c.liveness_probe),
+    ] {
         if let Some(p) = p {
             match probe::resolve(p, ip, &ports) {
                 Ok((probe::Action::Exec(_), _)) => {
@@ -464,7 +638,13 @@ fn spawn_probes(c: &k8s_openapi::api::core::v1::Container, generation: u32, sand
     let name = c.name.clone();
     let netns = sandbox.netns_path.clone();
     Some(tokio::spawn(async move {
-        let mut trackers: Vec<(ProbeKind, probe::Action, probe::Timing, probe::Tracker, tokio::time::Instant)> = probes
+        let mut trackers: Vec<(
+            ProbeKind,
+            probe::Action,
+            probe::Timing,
+            probe::Tracker,
+            tokio::time::Instant,
+        )> = probes
             .into_values()
             .map(|(k, (a, t))| {
                 // Liveness and startup count failures from "passing";
@@ -477,7 +657,12 @@ fn spawn_probes(c: &k8s_openapi::api::core::v1::Container, generation: u32, sand
         let mut started = !trackers.iter().any(|t| t.0 == ProbeKind::Startup);
         loop {
             let now = tokio::time::Instant::now();
-            let next = trackers.iter().filter(|t| started || t.0 == ProbeKind::Startup).map(|t| t.4).min().unwrap_or(now + Duration::from_secs(1));
+            let next = trackers
+                .iter()
+                .filter(|t| started || t.0 == ProbeKind::Startup)
+                .map(|t| t.4)
+                .min()
+                .unwrap_or(now + Duration::from_secs(1));
             tokio::time::sleep_until(next).await;
             for t in trackers.iter_mut() {
                 if !(started || t.0 == ProbeKind::Startup) || t.4 > tokio::time::Instant::now() {
@@ -493,12 +678,21 @@ fn spawn_probes(c: &k8s_openapi::api::core::v1::Container, generation: u32, sand
                     probe::Outcome::Failure(m) => m.clone(),
                     probe::Outcome::Success => String::new(),
                 };
-                let startup_passed = t.0 == ProbeKind::Startup && outcome == probe::Outcome::Success;
+                let startup_passed =
+                    t.0 == ProbeKind::Startup && outcome == probe::Outcome::Success;
                 if startup_passed {
                     started = true;
                 }
                 if changed || startup_passed {
-                    let _ = tx.send(ProbeEvent { name: name.clone(), generation, kind: t.0, passing: t.3.passing && (t.0 != ProbeKind::Startup || startup_passed), message }).await;
+                    let _ = tx
+                        .send(ProbeEvent {
+                            name: name.clone(),
+                            generation,
+                            kind: t.0,
+                            passing: t.3.passing && (t.0 != ProbeKind::Startup || startup_passed),
+                            message,
+                        })
+                        .await;
                 }
             }
         }
