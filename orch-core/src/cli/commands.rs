@@ -47,6 +47,7 @@ pub async fn run(api: &ApiClient, ns: &str, cmd: Command) -> Result<(), CliError
         } => delete(api, ns, &args, &files, grace_period, &cascade).await,
         Command::Scale { args, replicas } => scale(api, ns, &args, replicas).await,
         Command::Describe { kind, name } => describe(api, ns, &kind, &name).await,
+        Command::Rollout { action } => super::rollout::run(api, ns, action).await,
         Command::Logs {
             pod,
             container,

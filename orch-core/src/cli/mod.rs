@@ -6,6 +6,7 @@ mod commands;
 pub mod kinds;
 pub mod manifest;
 pub mod print;
+pub mod rollout;
 
 use std::path::PathBuf;
 
@@ -97,6 +98,12 @@ pub enum Command {
         kind: String,
         /// Object name.
         name: String,
+    },
+    /// Manage a rollout: `rollout status deployment/NAME [--timeout 5m]`.
+    Rollout {
+        /// What to do.
+        #[command(subcommand)]
+        action: rollout::RolloutCommand,
     },
     /// Print a container's output.
     Logs {
