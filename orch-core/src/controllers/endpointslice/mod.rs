@@ -1,0 +1,181 @@
+//! The EndpointSlice controller: for every Service with a selector, keeps
+//! `discovery.k8s.io/v1` EndpointSlices listing the selected pods that have
+//! an IP, with their readiness, serving and terminating conditions, node,
+//! hostname and resolved ports, at most 100 endpoints per slice. Slices are
+//! labelled `kubernetes.io/service-name` and managed-by
+//! `endpointslice-controller.k8s.io`, owned by their Service, and written
+//! only when their content changes. Slices managed by anyone else (the API
+//! server's own `kubernetes` slice) are never touched.
+//!
+//! Watchers on Services, Pods and our slices feed reflectors; every change
+//! queues the Services it concerns, and one reconcile (one tracing span) at a
+//! time per Service computes the wanted slices and writes the difference.
+pub mod desired;
+#[cfg(test)]
+mod desired_tests;
+pub mod plan;
+#[cfg(test)]
+mod plan_tests;
+pub mod pod;
+mod sweep;
+mod sync;
+pub mod watch;
+
+use std::{sync::Arc, time::Duration};
+
+use futures::{stream, StreamExt};
+use k8s_openapi::api::{
+    core::v1::{Pod, Service},
+    discovery::v1::EndpointSlice,
+};
+use kube::{
+    api::Api,
+    runtime::{
+        applier,
+        controller::Action,
+        reflector::{ObjectRef, Store},
+        watcher::{self, Event},
+        Config,
+    },
+    Client, ResourceExt,
+};
+use tokio::sync::mpsc;
+
+use super::{ControllerError, ControllerOptions};
+use plan::{MANAGED_BY, MANAGED_BY_LABEL, SERVICE_NAME_LABEL};
+use watch::{ready, reflect, requests};
+
+/// What the reconciles share: the client and the three caches.
+struct Ctx {
+    client: Client,
+    services: Store<Service>,
+    pods: Store<Pod>,
+    slices: Store<EndpointSlice>,
+}
+
+impl Ctx {
+    /// Waits until every cache holds a full list.
+    async fn ready(&self) -> Result<(), ControllerError> {
+        ready(&self.services).await?;
+        ready(&self.pods).await?;
+        ready(&self.slices).await
+    }
+
+    /// Our slices of the Service `ns/name`.
+    fn slices_of(&self, ns: &str, name: &str) -> Vec<EndpointSlice> {
+        self.slices
+            .state()
+            .iter()
+            .filter(|s| {
+                s.namespace().as_deref() == Some(ns)
+                    && s.labels().get(SERVICE_NAME_LABEL).map(String::as_str) == Some(name)
+            })
+            .map(|s| (**s).clone())
+            .collect()
+    }
+}
+
+/// Runs the EndpointSlice controller.
+pub async fn run(client: Client, _opts: ControllerOptions) -> Result<(), ControllerError> {
+    let managed = watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}"));
+    let (services, svc_events) = reflect(Api::<Service>::all(client.clone()), Default::default());
+    let (pods, pod_events) = reflect(Api::<Pod>::all(client.clone()), Default::default());
+    let (slices, slice_events) = reflect(Api::<EndpointSlice>::all(client.clone()), managed);
+    let ctx = Arc::new(Ctx {
+        client: client.clone(),
+        services,
+        pods,
+        slices,
+    });
+    let (gone_tx, gone_rx) = mpsc::unbounded_channel::<(String, String)>();
+
+    let tx = gone_tx.clone();
+    let from_services = requests(svc_events, move |ev| match ev {
+        Event::Apply(s) | Event::InitApply(s) => vec![ObjectRef::from_obj(&s)],
+        Event::Delete(s) => {
+            let _ = tx.send((s.namespace().unwrap_or_default(), s.name_any()));
+            Vec::new()
+        }
+        _ => Vec::new(),
+    });
+    let c = ctx.clone();
+    let from_pods = requests(pod_events, move |ev| match ev {
+        Event::Apply(p) | Event::InitApply(p) | Event::Delete(p) => services_for_pod(&c, &p),
+        _ => Vec::new(),
+    });
+    let c = ctx.clone();
+    let from_slices = requests(slice_events, move |ev| match ev {
+        Event::Apply(s) | Event::InitApply(s) | Event::Delete(s) => {
+            let (ns, name) = (
+                s.namespace().unwrap_or_default(),
+                s.labels()
+                    .get(SERVICE_NAME_LABEL)
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+            let svc = ObjectRef::new(&name).within(&ns);
+            if c.services.get(&svc).is_none() {
+                let _ = gone_tx.send((ns, name));
+            }
+            vec![svc]
+        }
+        _ => Vec::new(),
+    });
+    let queue = stream::select_all([
+        from_services.boxed(),
+        from_pods.boxed(),
+        from_slices.boxed(),
+    ]);
+    let controller = applier(
+        |svc, ctx| Box::pin(sync::reconcile(svc, ctx)),
+        error_policy,
+        ctx.clone(),
+        ctx.services.clone(),
+        queue,
+        Config::default(),
+    )
+    .for_each(|r| {
+        if let Err(e) = r {
+            tracing::debug!(error = %e, "endpointslice queue");
+        }
+        futures::future::ready(())
+    });
+    tokio::join!(controller, sweep::run(ctx, gone_rx));
+    Ok(())
+}
+
+/// The Services that select the pod, or whose slices list it (it may have
+/// stopped matching).
+fn services_for_pod(ctx: &Ctx, p: &Pod) -> Vec<ObjectRef<Service>> {
+    let ns = p.namespace().unwrap_or_default();
+    let name = p.name_any();
+    let selecting = ctx
+        .services
+        .state()
+        .into_iter()
+        .filter(|s| desired::selects(s, p))
+        .map(|s| ObjectRef::from_obj(&*s));
+    let listing = ctx
+        .slices
+        .state()
+        .into_iter()
+        .filter(|s| s.namespace().as_deref() == Some(ns.as_str()))
+        .filter(|s| {
+            s.endpoints.iter().any(|e| {
+                e.target_ref.as_ref().and_then(|r| r.name.as_deref()) == Some(name.as_str())
+            })
+        })
+        .filter_map(|s| {
+            s.labels()
+                .get(SERVICE_NAME_LABEL)
+                .map(|svc| ObjectRef::new(svc).within(&ns))
+        });
+    let mut out: Vec<_> = selecting.chain(listing).collect();
+    out.dedup();
+    out
+}
+
+fn error_policy(svc: Arc<Service>, err: &ControllerError, _ctx: Arc<Ctx>) -> Action {
+    tracing::warn!(service = %svc.name_any(), namespace = ?svc.namespace(), error = %err, "syncing endpoint slices failed; retrying");
+    Action::requeue(Duration::from_secs(1))
+}
