@@ -24,7 +24,7 @@ fn pod(name: &str) -> Pod {
 
 #[tokio::test]
 async fn unauthenticated_requests_get_401_and_discovery_works() {
-    let s = TestServer::start();
+    let s = TestServer::start_with(&["--no-controllers", "--no-scheduler"]);
     let http = s.http();
     let r = http.send("GET", "/api/v1/pods", None, &[], vec![]).await;
     assert_eq!(r.status, 401);
@@ -49,7 +49,7 @@ async fn unauthenticated_requests_get_401_and_discovery_works() {
 
 #[tokio::test]
 async fn crud_with_kubernetes_status_codes() {
-    let s = TestServer::start();
+    let s = TestServer::start_with(&["--no-controllers", "--no-scheduler"]);
     let client = s.client().await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let created = pods
@@ -172,7 +172,7 @@ async fn crud_with_kubernetes_status_codes() {
 
 #[tokio::test]
 async fn bad_input_gets_clear_errors() {
-    let s = TestServer::start();
+    let s = TestServer::start_with(&["--no-controllers", "--no-scheduler"]);
     let http = s.http();
     let t = s.admin_token();
     let ct = [("content-type", "application/json")];
@@ -267,7 +267,7 @@ async fn bad_input_gets_clear_errors() {
 
 #[tokio::test]
 async fn services_get_unique_cluster_ips_that_survive_restarts() {
-    let mut s = TestServer::start();
+    let mut s = TestServer::start_with(&["--no-controllers", "--no-scheduler"]);
     let client = s.client().await;
     let svcs: Api<Service> = Api::namespaced(client, "default");
     let k = svcs.get("kubernetes").await.unwrap();
@@ -352,7 +352,7 @@ async fn services_get_unique_cluster_ips_that_survive_restarts() {
 
 #[tokio::test]
 async fn kube_rs_watcher_sees_every_change_in_order() {
-    let s = TestServer::start();
+    let s = TestServer::start_with(&["--no-controllers", "--no-scheduler"]);
     let client = s.client().await;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
     let stream = watcher(cms.clone(), watcher::Config::default()).boxed();
@@ -453,7 +453,7 @@ async fn watch_from_a_compacted_revision_gets_an_in_stream_410() {
 
 #[tokio::test]
 async fn list_pages_share_one_snapshot() {
-    let s = TestServer::start();
+    let s = TestServer::start_with(&["--no-controllers", "--no-scheduler"]);
     let client = s.client().await;
     let cms: Api<ConfigMap> = Api::namespaced(client, "default");
     for i in 0..7 {

@@ -28,7 +28,7 @@ fn deployment(name: &str, replicas: i32) -> Deployment {
 
 #[tokio::test]
 async fn generation_defaults_and_generate_name() {
-    let s = TestServer::start();
+    let s = TestServer::start_with(&["--no-controllers", "--no-scheduler"]);
     let client = s.client().await;
     let deps: Api<Deployment> = Api::namespaced(client.clone(), "default");
     let d = deps
@@ -93,7 +93,7 @@ async fn generation_defaults_and_generate_name() {
 
 #[tokio::test]
 async fn finalizers_hold_deletion_until_removed() {
-    let s = TestServer::start();
+    let s = TestServer::start_with(&["--no-controllers", "--no-scheduler"]);
     let cms: Api<ConfigMap> = Api::namespaced(s.client().await, "default");
     let c: ConfigMap = serde_json::from_value(
         json!({"metadata": {"name": "held", "finalizers": ["example.com/hold"]}}),
@@ -140,7 +140,7 @@ async fn finalizers_hold_deletion_until_removed() {
 
 #[tokio::test]
 async fn bound_pods_terminate_gracefully_and_binding_is_once() {
-    let s = TestServer::start();
+    let s = TestServer::start_with(&["--no-controllers", "--no-scheduler"]);
     let pods: Api<Pod> = Api::namespaced(s.client().await, "default");
     let p: Pod = serde_json::from_value(
         json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x"}]}}),
@@ -200,7 +200,7 @@ async fn bound_pods_terminate_gracefully_and_binding_is_once() {
 
 #[tokio::test]
 async fn deleting_a_namespace_makes_it_terminating() {
-    let s = TestServer::start();
+    let s = TestServer::start_with(&["--no-controllers", "--no-scheduler"]);
     let client = s.client().await;
     let nss: Api<Namespace> = Api::all(client.clone());
     nss.create(
@@ -238,7 +238,7 @@ async fn deleting_a_namespace_makes_it_terminating() {
 
 #[tokio::test]
 async fn node_and_read_only_tokens_are_confined() {
-    let s = TestServer::start();
+    let s = TestServer::start_with(&["--no-controllers", "--no-scheduler"]);
     let token = |args: &[&str]| -> String {
         let out = Command::new(env!("CARGO_BIN_EXE_orch"))
             .args(["server", "token", "--data-dir"])
@@ -334,7 +334,12 @@ async fn node_and_read_only_tokens_are_confined() {
 
 #[tokio::test]
 async fn metrics_bookmarks_and_snapshot() {
-    let s = TestServer::start_with(&["--bookmark-interval-seconds", "1"]);
+    let s = TestServer::start_with(&[
+        "--no-controllers",
+        "--no-scheduler",
+        "--bookmark-interval-seconds",
+        "1",
+    ]);
     let http = s.http();
     let t = s.admin_token();
     let cms: Api<ConfigMap> = Api::namespaced(s.client().await, "default");
@@ -393,7 +398,7 @@ async fn metrics_bookmarks_and_snapshot() {
 
 #[tokio::test]
 async fn garbage_requests_never_break_the_server() {
-    let s = TestServer::start();
+    let s = TestServer::start_with(&["--no-controllers", "--no-scheduler"]);
     let http = s.http();
     let t = s.admin_token();
     let paths = [

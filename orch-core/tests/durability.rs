@@ -13,7 +13,7 @@ use support::TestServer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_writes_survive_kill_9() {
-    let mut s = TestServer::start();
+    let mut s = TestServer::start_with(&["--no-controllers", "--no-scheduler"]);
     let mut acked: Vec<String> = Vec::new();
     for trial in 0..5 {
         let client = s.client().await;
@@ -62,7 +62,7 @@ async fn acknowledged_writes_survive_kill_9() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_resumes_across_a_restart_without_gaps_or_duplicates() {
-    let mut s = TestServer::start();
+    let mut s = TestServer::start_with(&["--no-controllers", "--no-scheduler"]);
     let client = s.client().await;
     let cms: Api<ConfigMap> = Api::namespaced(client, "default");
     let mk = |n: String| -> ConfigMap {

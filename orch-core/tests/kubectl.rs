@@ -92,7 +92,7 @@ spec:
 #[test]
 fn kubectl_create_apply_get_scale_delete() {
     let Some(k) = kubectl() else { return };
-    let s = TestServer::start();
+    let s = TestServer::start_with(&["--no-controllers", "--no-scheduler"]);
 
     let (ok, out, err) = run(&k, &s, &["get", "namespaces"], None);
     assert!(ok, "{err}");

@@ -55,7 +55,7 @@ spec:
 
 #[test]
 fn apply_get_scale_delete_and_errors() {
-    let s = TestServer::start();
+    let s = TestServer::start_with(&["--no-controllers", "--no-scheduler"]);
     let (ok, out, err) = orchctl(&s, &["apply", "-f", "-"], Some(MANIFEST));
     assert!(ok, "{err}");
     assert_eq!(
