@@ -40,13 +40,15 @@ impl Default for LoopOptions {
 
 /// `<hostname>_<random>`, unique per process.
 pub fn default_identity() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "orch".into());
+    let host =
+        std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "orch".into());
     format!("{}_{:08x}", host.trim(), rand::random::<u32>())
 }
 
 /// A kube-rs client from a kubeconfig file.
 pub async fn client_from(path: &Path) -> Result<kube::Client, ControllerError> {
-    let kc = kube::config::Kubeconfig::read_from(path).map_err(|e| ControllerError::Other(format!("kubeconfig {}: {e}", path.display())))?;
+    let kc = kube::config::Kubeconfig::read_from(path)
+        .map_err(|e| ControllerError::Other(format!("kubeconfig {}: {e}", path.display())))?;
     let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
         .await
         .map_err(|e| ControllerError::Other(format!("kubeconfig {}: {e}", path.display())))?;
@@ -67,16 +69,27 @@ pub fn spawn(client: kube::Client, o: LoopOptions) -> Vec<tokio::task::JoinHandl
     let mut tasks = Vec::new();
     if o.controllers {
         let (c, opts) = (client.clone(), o.controller.clone());
-        tasks.push(tokio::spawn(controllers::leader::run(client.clone(), lease("orch-controller-manager", &o), move || {
-            controllers::run_all(c.clone(), opts.clone())
-        })));
+        tasks.push(tokio::spawn(controllers::leader::run(
+            client.clone(),
+            lease("orch-controller-manager", &o),
+            move || controllers::run_all(c.clone(), opts.clone()),
+        )));
     }
     if o.scheduler {
         let (c, opts) = (client.clone(), o.sched.clone());
-        tasks.push(tokio::spawn(controllers::leader::run(client, lease("orch-scheduler", &o), move || {
-            let (c, opts) = (c.clone(), opts.clone());
-            async move { controllers::runtime::supervise("scheduler", || scheduler::run(c.clone(), opts.clone())).await }
-        })));
+        tasks.push(tokio::spawn(controllers::leader::run(
+            client,
+            lease("orch-scheduler", &o),
+            move || {
+                let (c, opts) = (c.clone(), opts.clone());
+                async move {
+                    controllers::runtime::supervise("scheduler", || {
+                        scheduler::run(c.clone(), opts.clone())
+                    })
+                    .await
+                }
+            },
+        )));
     }
     tasks
 }

@@ -6,6 +6,6 @@ pub mod cli;
 pub mod controllers;
 pub mod controlplane;
 pub mod scheduler;
-pub mod tools;
 pub mod store;
+pub mod tools;
 pub mod util;

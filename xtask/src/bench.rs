@@ -10,8 +10,8 @@ use crate::{build, step};
 
 /// Builds what the benchmarks need and runs `what` with `extra` arguments.
 pub fn run(what: &str, extra: &[String]) -> Result<()> {
-    if !matches!(what, "store" | "api" | "all") {
-        bail!("unknown benchmark {what:?}: use store, api or all");
+    if !matches!(what, "store" | "api" | "scheduler" | "all") {
+        bail!("unknown benchmark {what:?}: use store, api, scheduler or all");
     }
     build::ebpf()?;
     let t = step::start("build: orch and orch-bench (release)");

@@ -160,22 +160,46 @@ async fn handle(
             let body = read_body(state, body).await?;
             let v = parse_json(&body, headers)?;
             let (ns, name) = match (v["namespace"].as_str(), v["name"].as_str()) {
-                (Some(ns), Some(n)) if !ns.is_empty() && !n.is_empty() => (ns.to_string(), n.to_string()),
-                _ => return Err(ApiError::bad_request("namespace and name of the pod are required")),
+                (Some(ns), Some(n)) if !ns.is_empty() && !n.is_empty() => {
+                    (ns.to_string(), n.to_string())
+                }
+                _ => {
+                    return Err(ApiError::bad_request(
+                        "namespace and name of the pod are required",
+                    ))
+                }
             };
             let pods = super::resources::by_kind("Pod").expect("served");
-            let pod = objects::get(state, ObjectRef { res: pods, namespace: Some(&ns), name: &name }).await?;
-            let bound = pod.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or("");
+            let pod = objects::get(
+                state,
+                ObjectRef {
+                    res: pods,
+                    namespace: Some(&ns),
+                    name: &name,
+                },
+            )
+            .await?;
+            let bound = pod
+                .pointer("/spec/nodeName")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             let allowed = match &who {
                 Identity::Admin => true,
                 Identity::Node(n) => n == bound,
                 _ => false,
             };
             if !allowed {
-                return Err(ApiError::forbidden(format!("only the node pod {ns}/{name} is bound to may ask for its token")));
+                return Err(ApiError::forbidden(format!(
+                    "only the node pod {ns}/{name} is bound to may ask for its token"
+                )));
             }
-            let sa = pod.pointer("/spec/serviceAccountName").and_then(Value::as_str).unwrap_or("default");
-            let token = state.auth.read_only_token(&format!("system:serviceaccount:{ns}:{sa}"));
+            let sa = pod
+                .pointer("/spec/serviceAccountName")
+                .and_then(Value::as_str)
+                .unwrap_or("default");
+            let token = state
+                .auth
+                .read_only_token(&format!("system:serviceaccount:{ns}:{sa}"));
             return Ok(json_response(StatusCode::OK, json!({"token": token})));
         }
         (&Method::POST, "/orch/v1/node-credentials") => {

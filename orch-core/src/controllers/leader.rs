@@ -65,7 +65,10 @@ pub async fn try_acquire(client: &Client, cfg: &LeaseConfig) -> Result<Attempt, 
     match api.get_opt(&cfg.name).await? {
         None => {
             let lease = Lease {
-                metadata: ObjectMeta { name: Some(cfg.name.clone()), ..Default::default() },
+                metadata: ObjectMeta {
+                    name: Some(cfg.name.clone()),
+                    ..Default::default()
+                },
                 spec: Some(LeaseSpec {
                     holder_identity: Some(cfg.identity.clone()),
                     lease_duration_seconds: Some(duration),
@@ -85,12 +88,23 @@ pub async fn try_acquire(client: &Client, cfg: &LeaseConfig) -> Result<Attempt, 
             let spec = lease.spec.get_or_insert_with(Default::default);
             let ours = spec.holder_identity.as_deref() == Some(cfg.identity.as_str());
             if !ours {
-                let renewed = spec.renew_time.as_ref().map(|t| t.0).or(spec.acquire_time.as_ref().map(|t| t.0));
-                let valid_for = spec.lease_duration_seconds.map_or(cfg.lease_duration, |s| Duration::from_secs(s.max(0) as u64));
+                let renewed = spec
+                    .renew_time
+                    .as_ref()
+                    .map(|t| t.0)
+                    .or(spec.acquire_time.as_ref().map(|t| t.0));
+                let valid_for = spec
+                    .lease_duration_seconds
+                    .map_or(cfg.lease_duration, |s| Duration::from_secs(s.max(0) as u64));
                 let expired = renewed.is_none_or(|t| {
                     Timestamp::now().duration_since(t).as_secs_f64() > valid_for.as_secs_f64()
                 });
-                if spec.holder_identity.as_deref().is_some_and(|h| !h.is_empty()) && !expired {
+                if spec
+                    .holder_identity
+                    .as_deref()
+                    .is_some_and(|h| !h.is_empty())
+                    && !expired
+                {
                     return Ok(Attempt::Taken);
                 }
                 spec.holder_identity = Some(cfg.identity.clone());
@@ -121,7 +135,9 @@ where
             match try_acquire(&client, &cfg).await {
                 Ok(Attempt::Held) => break,
                 Ok(Attempt::Taken) => {}
-                Err(e) => tracing::debug!(error = %e, lease = %cfg.name, "leader election attempt failed"),
+                Err(e) => {
+                    tracing::debug!(error = %e, lease = %cfg.name, "leader election attempt failed")
+                }
             }
             tokio::time::sleep(cfg.retry_period).await;
         }

@@ -33,12 +33,17 @@ pub fn identity(name: Option<&str>) -> String {
         .map(str::to_string)
         .or_else(|| std::env::var("POD_NAME").ok())
         .unwrap_or_else(hostname);
-    let ip = std::env::var("POD_IP").ok().unwrap_or_else(|| primary_ip().to_string());
+    let ip = std::env::var("POD_IP")
+        .ok()
+        .unwrap_or_else(|| primary_ip().to_string());
     format!("{name} {ip}")
 }
 
 fn hostname() -> String {
-    nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "unknown".into())
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// The first non-loopback IPv4 address, found by routing a UDP socket
@@ -59,7 +64,14 @@ async fn serve_http(port: u16, id: String) -> std::io::Result<()> {
         .route("/", get(move || async move { format!("{id2}\n") }))
         .route("/hostname", get(|| async { hostname() }))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/echo", get(|Query(q): Query<std::collections::HashMap<String, String>>| async move { q.get("msg").cloned().unwrap_or_default() }));
+        .route(
+            "/echo",
+            get(
+                |Query(q): Query<std::collections::HashMap<String, String>>| async move {
+                    q.get("msg").cloned().unwrap_or_default()
+                },
+            ),
+        );
     let l = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port))).await?;
     axum::serve(l, app).await
 }
@@ -120,12 +132,29 @@ mod tests {
 
     #[tokio::test]
     async fn answers_with_identity_over_tcp_udp_and_http() {
-        let pick = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let pick = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
         let (http, tcp) = (pick(), pick());
-        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let server = tokio::spawn(run(EchoConfig { http, tcp, udp, name: Some("web-1".into()) }));
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let server = tokio::spawn(run(EchoConfig {
+            http,
+            tcp,
+            udp,
+            name: Some("web-1".into()),
+        }));
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", tcp)).await.unwrap();
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", tcp))
+            .await
+            .unwrap();
         let mut buf = vec![0u8; 128];
         let n = s.read(&mut buf).await.unwrap();
         assert!(String::from_utf8_lossy(&buf[..n]).starts_with("web-1 "));
@@ -134,14 +163,22 @@ mod tests {
         assert_eq!(&buf[..n], b"ping");
         let u = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         u.send_to(b"hello", ("127.0.0.1", udp)).await.unwrap();
-        let (n, _) = tokio::time::timeout(std::time::Duration::from_secs(2), u.recv_from(&mut buf)).await.unwrap().unwrap();
+        let (n, _) = tokio::time::timeout(std::time::Duration::from_secs(2), u.recv_from(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
         let r = String::from_utf8_lossy(&buf[..n]).to_string();
         assert!(r.starts_with("web-1 ") && r.ends_with(" hello"), "{r}");
-        let mut h = tokio::net::TcpStream::connect(("127.0.0.1", http)).await.unwrap();
+        let mut h = tokio::net::TcpStream::connect(("127.0.0.1", http))
+            .await
+            .unwrap();
         h.write_all(b"GET / HTTP/1.0\r\n\r\n").await.unwrap();
         let mut resp = String::new();
         h.read_to_string(&mut resp).await.unwrap();
-        assert!(resp.starts_with("HTTP/1.0 200") && resp.contains("\r\n\r\nweb-1 "), "{resp}");
+        assert!(
+            resp.starts_with("HTTP/1.0 200") && resp.contains("\r\n\r\nweb-1 "),
+            "{resp}"
+        );
         server.abort();
     }
 }

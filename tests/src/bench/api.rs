@@ -5,12 +5,17 @@
 //! and the embedded store alone, in-process, with values of the stored
 //! pod's size; (2) watch delivery latency with 100 watchers (goal p99
 //! < 10 ms); (3) the server's resident memory holding 10k Pods and 1k
-//! Services (goal < 150 MB).
+//! Services (goal < 150 MB). Each server variant (the API server alone,
+//! then `orch server` with its in-process scheduler and controllers) runs
+//! the same phases on a fresh data directory; the report is in
+//! [`super::api_report`].
 use std::{collections::BTreeMap, path::Path, sync::Arc, time::Duration};
 
 use anyhow::{Context, Result};
 use k8s_openapi::{
-    api::core::v1::{Container, Namespace, Pod, PodSpec, Service, ServicePort, ServiceSpec},
+    api::core::v1::{
+        ConfigMap, Container, Namespace, Pod, PodSpec, Service, ServicePort, ServiceSpec,
+    },
     apimachinery::pkg::util::intstr::IntOrString,
 };
 use kube::{
@@ -23,10 +28,12 @@ use orch_core::store::{
 };
 
 use super::{
+    api_report,
     api_watch::{self, WatchOutcome},
     load::{self, Load, Outcome},
     orch::OrchServer,
-    report::{ms, percentile, rate, ratio, verdict, Report, Table},
+    process::{rss_kib, CpuMark},
+    report::rate,
 };
 
 /// Parameters of the API benchmark.
@@ -49,6 +56,35 @@ pub struct ApiParams {
     pub watch_rate: u32,
     /// Time cap per create phase.
     pub cap: Duration,
+    /// The server variants to measure, one after the other.
+    pub variants: Vec<Variant>,
+}
+
+/// One way to run `orch server`.
+#[derive(Debug, Clone)]
+pub struct Variant {
+    /// What the report calls it.
+    pub label: String,
+    /// Extra `orch server` flags.
+    pub args: Vec<String>,
+}
+
+impl Variant {
+    /// The API server and store only.
+    pub fn api_only() -> Self {
+        Self {
+            label: "API server alone".into(),
+            args: vec!["--no-controllers".into(), "--no-scheduler".into()],
+        }
+    }
+
+    /// `orch server` as users start it: scheduler and controllers too.
+    pub fn defaults() -> Self {
+        Self {
+            label: "orch server defaults (scheduler and controllers in-process)".into(),
+            args: Vec::new(),
+        }
+    }
 }
 
 impl Default for ApiParams {
@@ -62,12 +98,15 @@ impl Default for ApiParams {
             watch_events: 500,
             watch_rate: 50,
             cap: Duration::from_secs(60),
+            variants: vec![Variant::api_only(), Variant::defaults()],
         }
     }
 }
 
-const NS: &str = "bench";
-const WATCH_NS: &str = "bench-watch";
+/// Namespace of the created Pods, Services and single-client ConfigMaps.
+pub const NS: &str = "bench";
+/// Namespace the watchers watch.
+pub const WATCH_NS: &str = "bench-watch";
 
 fn pod(i: usize) -> Pod {
     Pod {
@@ -85,6 +124,17 @@ fn pod(i: usize) -> Pod {
             }],
             ..Default::default()
         }),
+        ..Default::default()
+    }
+}
+
+fn config_map(i: usize) -> ConfigMap {
+    ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(format!("c-{i:05}")),
+            ..Default::default()
+        },
+        data: Some(BTreeMap::from([("k".to_string(), "v".repeat(64))])),
         ..Default::default()
     }
 }
@@ -133,13 +183,25 @@ fn clients(server: &OrchServer, n: usize) -> Result<Arc<Vec<kube::Client>>> {
 
 /// The in-process baseline: the embedded store alone, `writers` tasks,
 /// `ops` creates of `value`.
-async fn store_baseline(value: Vec<u8>, ops: usize, writers: usize, cap: Duration) -> Result<Outcome> {
+async fn store_baseline(
+    value: Vec<u8>,
+    ops: usize,
+    writers: usize,
+    cap: Duration,
+) -> Result<Outcome> {
     let dir = tempfile::Builder::new()
         .prefix("orch-bench-baseline")
         .tempdir()?;
-    let store = Arc::new(EmbeddedStore::open_dir(dir.path(), EmbeddedOptions::default())?);
+    let store = Arc::new(EmbeddedStore::open_dir(
+        dir.path(),
+        EmbeddedOptions::default(),
+    )?);
     let value = Arc::new(value);
-    let load = Load { ops, workers: writers, cap };
+    let load = Load {
+        ops,
+        workers: writers,
+        cap,
+    };
     let o = load::run(load, move |_, i| {
         let (store, value) = (store.clone(), value.clone());
         async move {
@@ -153,64 +215,163 @@ async fn store_baseline(value: Vec<u8>, ops: usize, writers: usize, cap: Duratio
     Ok(o)
 }
 
-/// Memory readings, in KiB.
+/// Memory readings of the server, in KiB.
 #[derive(Debug, Clone, Copy)]
-struct Rss {
-    rss: u64,
-    hwm: u64,
+pub struct Rss {
+    /// `VmRSS`.
+    pub rss: u64,
+    /// `VmHWM`.
+    pub hwm: u64,
 }
 
-fn mib(kib: u64) -> String {
-    format!("{:.1}", kib as f64 / 1024.0)
+impl Rss {
+    fn of(pid: u32) -> Result<Self> {
+        let (rss, hwm) = rss_kib(pid)?;
+        Ok(Self { rss, hwm })
+    }
 }
 
-/// Runs the benchmark and writes `api.md` into `out`.
-pub async fn run(p: &ApiParams, orch_bin: &Path, out: &Path) -> Result<()> {
-    eprintln!("bench api: starting {}", orch_bin.display());
-    let server = OrchServer::start(orch_bin).await?;
+/// One measured phase and the CPU it took.
+#[derive(Debug, Clone)]
+pub struct Phase {
+    /// Counts and latencies.
+    pub outcome: Outcome,
+    /// CPU of this process (`own`, the clients) and of the server
+    /// (`other`).
+    pub cpu: CpuMark,
+}
+
+impl Phase {
+    /// Runs `load` and reads both CPU clocks around it.
+    async fn measure(
+        server: Option<u32>,
+        load: impl std::future::Future<Output = Outcome>,
+    ) -> Self {
+        let start = CpuMark::now(server);
+        let outcome = load.await;
+        Self {
+            outcome,
+            cpu: CpuMark::now(server).since(start),
+        }
+    }
+}
+
+/// Everything measured on one server variant.
+#[derive(Debug, Clone)]
+pub struct Measured {
+    /// The variant.
+    pub variant: Variant,
+    /// `GET /version` through the creating clients.
+    pub version: Phase,
+    /// Pod creates.
+    pub pods: Phase,
+    /// Service creates.
+    pub services: Phase,
+    /// ConfigMap creates from one client, no watchers.
+    pub single: Phase,
+    /// The watch phase.
+    pub watch: WatchOutcome,
+    /// Memory after start.
+    pub idle: Rss,
+    /// Memory holding the Pods and Services.
+    pub holding: Rss,
+    /// Memory after the watch phase.
+    pub after_watch: Rss,
+    /// Size of one stored Pod as JSON.
+    pub pod_bytes: Vec<u8>,
+    /// The server's `/metrics` after the Pods and Services were created.
+    pub metrics_holding: String,
+    /// The server's `/metrics` at the end.
+    pub metrics_end: String,
+}
+
+/// The server's Prometheus text (empty if it cannot be read).
+async fn server_metrics(client: &kube::Client) -> String {
+    let Ok(req) = http::Request::get("/metrics").body(Vec::new()) else {
+        return String::new();
+    };
+    client.request_text(req).await.unwrap_or_default()
+}
+
+/// Runs every phase against a fresh server of `variant`.
+async fn measure(p: &ApiParams, variant: &Variant, orch_bin: &Path) -> Result<Measured> {
+    eprintln!(
+        "bench api: {}: {} server {}",
+        variant.label,
+        orch_bin.display(),
+        variant.args.join(" ")
+    );
+    let server = OrchServer::start(orch_bin, &variant.args).await?;
+    let pid = server.pid();
     let admin = server.client()?;
     namespace(&admin, NS).await?;
     namespace(&admin, WATCH_NS).await?;
-    let (rss, hwm) = server.rss_kib()?;
-    let idle = Rss { rss, hwm };
+    let idle = Rss::of(pid)?;
 
     let cl = clients(&server, p.clients)?;
-    let phase = |ops| Load { ops, workers: p.clients, cap: p.cap };
+    let phase = |ops| Load {
+        ops,
+        workers: p.clients,
+        cap: p.cap,
+    };
 
-    eprintln!("bench api: GET /version x{} over {} clients", p.baseline_ops, p.clients);
+    eprintln!(
+        "    GET /version x{} over {} clients",
+        p.baseline_ops, p.clients
+    );
     let c = cl.clone();
-    let version = load::run(phase(p.baseline_ops), move |w, _| {
-        let client = c[w].clone();
-        async move {
-            client.apiserver_version().await?;
-            Ok(())
-        }
-    })
+    let version = Phase::measure(
+        Some(pid),
+        load::run(phase(p.baseline_ops), move |w, _| {
+            let client = c[w].clone();
+            async move {
+                client.apiserver_version().await?;
+                Ok(())
+            }
+        }),
+    )
     .await;
 
-    eprintln!("bench api: create {} pods over {} clients", p.pods, p.clients);
+    eprintln!("    create {} pods over {} clients", p.pods, p.clients);
     let c = cl.clone();
-    let pods = load::run(phase(p.pods), move |w, i| {
-        let api: Api<Pod> = Api::namespaced(c[w].clone(), NS);
-        async move {
-            api.create(&PostParams::default(), &pod(i)).await?;
-            Ok(())
-        }
-    })
+    let pods = Phase::measure(
+        Some(pid),
+        load::run(phase(p.pods), move |w, i| {
+            let api: Api<Pod> = Api::namespaced(c[w].clone(), NS);
+            async move {
+                api.create(&PostParams::default(), &pod(i)).await?;
+                Ok(())
+            }
+        }),
+    )
     .await;
-    eprintln!("    {} pods/s {}", rate(pods.rate()), pods.note());
+    eprintln!(
+        "    {} pods/s {}",
+        rate(pods.outcome.rate()),
+        pods.outcome.note()
+    );
 
-    eprintln!("bench api: create {} services over {} clients", p.services, p.clients);
+    eprintln!(
+        "    create {} services over {} clients",
+        p.services, p.clients
+    );
     let c = cl.clone();
-    let services = load::run(phase(p.services), move |w, i| {
-        let api: Api<Service> = Api::namespaced(c[w].clone(), NS);
-        async move {
-            api.create(&PostParams::default(), &service(i)).await?;
-            Ok(())
-        }
-    })
+    let services = Phase::measure(
+        Some(pid),
+        load::run(phase(p.services), move |w, i| {
+            let api: Api<Service> = Api::namespaced(c[w].clone(), NS);
+            async move {
+                api.create(&PostParams::default(), &service(i)).await?;
+                Ok(())
+            }
+        }),
+    )
     .await;
-    eprintln!("    {} services/s {}", rate(services.rate()), services.note());
+    eprintln!(
+        "    {} services/s {}",
+        rate(services.outcome.rate()),
+        services.outcome.note()
+    );
     drop(cl);
 
     // The stored form of one pod, for the in-process baseline's value size.
@@ -220,157 +381,76 @@ pub async fn run(p: &ApiParams, orch_bin: &Path, out: &Path) -> Result<()> {
         .context("reading back a pod")?;
     let pod_bytes = serde_json::to_vec(&stored)?;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let (rss, hwm) = server.rss_kib()?;
-    let holding = Rss { rss, hwm };
-    eprintln!("    server VmRSS {} MiB holding the objects", mib(rss));
+    let holding = Rss::of(pid)?;
+    let metrics_holding = server_metrics(&admin).await;
+    eprintln!("    server VmRSS {} KiB holding the objects", holding.rss);
+
+    eprintln!("    create {SINGLE} ConfigMaps, 1 client, no watchers");
+    let c = admin.clone();
+    let single = Phase::measure(
+        Some(pid),
+        load::run(
+            Load {
+                ops: SINGLE,
+                workers: 1,
+                cap: SINGLE_CAP,
+            },
+            move |_, i| {
+                let api: Api<ConfigMap> = Api::namespaced(c.clone(), NS);
+                async move {
+                    api.create(&PostParams::default(), &config_map(i)).await?;
+                    Ok(())
+                }
+            },
+        ),
+    )
+    .await;
 
     eprintln!(
-        "bench api: {} watchers, {} creates at {}/s",
+        "    {} watchers, {} creates at {}/s",
         p.watchers, p.watch_events, p.watch_rate
     );
     let watch = api_watch::run(&server, WATCH_NS, p.watchers, p.watch_events, p.watch_rate).await?;
-    let (rss, hwm) = server.rss_kib()?;
-    let after_watch = Rss { rss, hwm };
-    let pid = server.pid();
-    drop(server);
+    let after_watch = Rss::of(pid)?;
+    let metrics_end = server_metrics(&admin).await;
+    Ok(Measured {
+        variant: variant.clone(),
+        version,
+        pods,
+        services,
+        single,
+        watch,
+        idle,
+        holding,
+        after_watch,
+        pod_bytes,
+        metrics_holding,
+        metrics_end,
+    })
+}
 
+/// ConfigMaps created by one client with no watchers open.
+pub const SINGLE: usize = 200;
+/// Time cap of that phase.
+const SINGLE_CAP: Duration = Duration::from_secs(15);
+
+/// Runs the benchmark and writes `api.md` into `out`.
+pub async fn run(p: &ApiParams, orch_bin: &Path, out: &Path) -> Result<()> {
+    let mut all = Vec::new();
+    for v in &p.variants {
+        all.push(measure(p, v, orch_bin).await?);
+    }
+    let pod_bytes = all.first().map(|m| m.pod_bytes.clone()).unwrap_or_default();
     eprintln!(
         "bench api: baseline, embedded store in-process, {} writes of {} B",
         p.baseline_ops,
         pod_bytes.len()
     );
-    let store = store_baseline(pod_bytes.clone(), p.baseline_ops, p.clients, p.cap).await?;
-
-    let mut r = Report::new("orch benchmark: API server");
-    r.para(&format!(
-        "\nParameters: `orch server` release binary (pid {pid}) with default flags, \
-         `--listen` on 127.0.0.1; clients are kube-rs `Client`s built from its \
-         `admin.kubeconfig` (HTTPS, bearer token), each with its own connection, all \
-         in one benchmark process (tokio, {} worker threads) on the same machine. \
-         Creates: {} concurrent clients, closed loop, {} Pods (one container, \
-         {} B as stored) then {} Services (ClusterIP allocated by the server) in \
-         namespace `{NS}`; time cap {} s per phase. Baselines in the same run: \
-         `GET /version` x{} through the same clients, and `EmbeddedStore::create` \
-         in-process x{} at {} writers with values of the stored pod's size.",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        p.clients,
-        p.pods,
-        pod_bytes.len(),
-        p.services,
-        p.cap.as_secs(),
-        p.baseline_ops,
-        p.baseline_ops,
-        p.clients,
-    ));
-
-    r.heading("Create throughput and latency");
-    let mut t = Table::new(&["operation", "ok", "per second", "p50 ms", "p99 ms", "notes"]);
-    for (name, o) in [
-        ("baseline: GET /version over HTTPS", &version),
-        ("create Pod", &pods),
-        ("create Service", &services),
-        ("baseline: embedded store create, in-process", &store),
-    ] {
-        t.row(vec![
-            name.into(),
-            o.ok.to_string(),
-            rate(o.rate()),
-            ms(o.p(50.0)),
-            ms(o.p(99.0)),
-            o.note(),
-        ]);
-    }
-    r.table(&t);
-    let mut t = Table::new(&["ratio (same run)", "value"]);
-    t.row(vec![
-        "Pod creates/s ÷ in-process store creates/s".into(),
-        format!("{:.2}", ratio(pods.rate(), store.rate())),
-    ]);
-    t.row(vec![
-        "Pod creates/s ÷ GET /version/s".into(),
-        format!("{:.2}", ratio(pods.rate(), version.rate())),
-    ]);
-    r.para("");
-    r.table(&t);
-
-    r.heading("Watch delivery latency");
-    r.para(&watch_note(&watch, p));
-    r.table(&watch_table(&watch));
-
-    r.heading("Server memory");
-    r.para(
-        "`VmRSS` (resident) and `VmHWM` (peak resident) from `/proc/<pid>/status`, \
-         in MiB (1 MiB = 1.048576 MB, so a reading under 150 MiB is under 150 MB only \
-         if under 143 MiB).",
-    );
-    let mut t = Table::new(&["when", "VmRSS MiB", "VmHWM MiB", "goal < 150 MB"]);
-    let goal = |x: Rss| verdict((x.rss as f64) * 1024.0 < 150e6).to_string();
-    t.row(vec![
-        "idle, after start".into(),
-        mib(idle.rss),
-        mib(idle.hwm),
-        String::new(),
-    ]);
-    t.row(vec![
-        format!("holding {} Pods + {} Services", pods.ok, services.ok),
-        mib(holding.rss),
-        mib(holding.hwm),
-        goal(holding),
-    ]);
-    t.row(vec![
-        format!("after the watch phase (+{} ConfigMaps)", watch.created),
-        mib(after_watch.rss),
-        mib(after_watch.hwm),
-        String::new(),
-    ]);
-    r.table(&t);
-    r.emit(out, "api.md")
-}
-
-fn watch_note(w: &WatchOutcome, p: &ApiParams) -> String {
-    format!(
-        "{} kube-rs watches (one connection each) on ConfigMaps in namespace \
-         `{WATCH_NS}`, all from one resourceVersion; one more client creates {} \
-         ConfigMaps (64 B of data) one at a time at {}/s. Latency runs from the create \
-         call returning to each watcher decoding the ADDED event (an event that beat \
-         the response counts as 0; {} of {} did), and, for reference, from the create \
-         call being sent (this includes the durable write). Create call p50 {} ms, \
-         p99 {} ms.",
-        w.watchers,
-        w.created,
-        p.watch_rate,
-        w.before_return,
-        w.delivered,
-        ms(percentile(&w.create_latency, 50.0)),
-        ms(percentile(&w.create_latency, 99.0)),
-    )
-}
-
-fn watch_table(w: &WatchOutcome) -> Table {
-    let mut t = Table::new(&[
-        "watchers",
-        "events",
-        "deliveries",
-        "missing",
-        "p50 ms (from return)",
-        "p99 ms (from return)",
-        "max ms",
-        "p50 ms (from send)",
-        "p99 ms (from send)",
-        "goal p99 < 10 ms",
-    ]);
-    let p99 = w.p_return(99.0);
-    t.row(vec![
-        w.watchers.to_string(),
-        w.created.to_string(),
-        w.delivered.to_string(),
-        w.missing.to_string(),
-        ms(w.p_return(50.0)),
-        ms(p99),
-        ms(w.p_return(100.0)),
-        ms(w.p_send(50.0)),
-        ms(w.p_send(99.0)),
-        verdict(w.missing == 0 && p99 < Duration::from_millis(10)).into(),
-    ]);
-    t
+    let start = CpuMark::now(None);
+    let outcome = store_baseline(pod_bytes, p.baseline_ops, p.clients, p.cap).await?;
+    let store = Phase {
+        outcome,
+        cpu: CpuMark::now(None).since(start),
+    };
+    api_report::report(p, &all, &store).emit(out, "api.md")
 }

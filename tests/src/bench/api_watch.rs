@@ -16,7 +16,7 @@ use kube::{
     Api,
 };
 
-use super::{orch::OrchServer, report::percentile};
+use super::orch::OrchServer;
 
 /// How the watch phase ran.
 #[derive(Debug, Clone)]
@@ -36,25 +36,21 @@ pub struct WatchOutcome {
     pub from_return: Vec<Duration>,
     /// From the create call being sent to the delivery, sorted.
     pub from_send: Vec<Duration>,
+    /// From the first watcher receiving an event to each watcher receiving
+    /// it (the fan-out alone), sorted.
+    pub spread: Vec<Duration>,
     /// Latency of the create calls themselves, sorted.
     pub create_latency: Vec<Duration>,
 }
 
-impl WatchOutcome {
-    /// Percentile of `from_return`.
-    pub fn p_return(&self, q: f64) -> Duration {
-        percentile(&self.from_return, q)
-    }
-
-    /// Percentile of `from_send`.
-    pub fn p_send(&self, q: f64) -> Duration {
-        percentile(&self.from_send, q)
-    }
-}
-
 /// Parses the index out of `w-00042`.
 fn index_of(cm: &ConfigMap) -> Option<usize> {
-    cm.metadata.name.as_deref()?.strip_prefix("w-")?.parse().ok()
+    cm.metadata
+        .name
+        .as_deref()?
+        .strip_prefix("w-")?
+        .parse()
+        .ok()
 }
 
 /// Runs the watch phase in namespace `ns` (which must exist and be empty).
@@ -133,25 +129,40 @@ pub async fn run(
         before_return: 0,
         from_return: Vec::new(),
         from_send: Vec::new(),
+        spread: Vec::new(),
         create_latency: times.iter().flatten().map(|(s, r)| *r - *s).collect(),
     };
+    let mut all = Vec::with_capacity(watchers);
     for t in tasks {
-        let seen = t.await.unwrap_or_default();
+        all.push(t.await.unwrap_or_default());
+    }
+    let mut first: Vec<Option<Instant>> = vec![None; events];
+    for (i, at) in all.iter().flatten() {
+        if let Some(f) = first.get_mut(*i) {
+            *f = Some(f.map_or(*at, |f| f.min(*at)));
+        }
+    }
+    for seen in all {
         out.delivered += seen.len();
         for (i, at) in seen {
+            if let Some(Some(f)) = first.get(i) {
+                out.spread.push(at.saturating_duration_since(*f));
+            }
             let Some(Some((sent, returned))) = times.get(i) else {
                 continue;
             };
             if at < *returned {
                 out.before_return += 1;
             }
-            out.from_return.push(at.saturating_duration_since(*returned));
+            out.from_return
+                .push(at.saturating_duration_since(*returned));
             out.from_send.push(at.saturating_duration_since(*sent));
         }
     }
     out.missing = (watchers * created).saturating_sub(out.delivered);
     out.from_return.sort_unstable();
     out.from_send.sort_unstable();
+    out.spread.sort_unstable();
     out.create_latency.sort_unstable();
     Ok(out)
 }

@@ -54,7 +54,9 @@ impl Etcd {
                 bin.display()
             );
         }
-        let dir = tempfile::Builder::new().prefix("orch-bench-etcd").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("orch-bench-etcd")
+            .tempdir()?;
         let (client, peer) = (free_port()?, free_port()?);
         let client_url = format!("http://127.0.0.1:{client}");
         let peer_url = format!("http://127.0.0.1:{peer}");
@@ -109,7 +111,12 @@ impl Etcd {
             .context("connecting to the benchmark etcd")
     }
 
-    /// The data directory (for the report).
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.pid()
+    }
+
+    /// The data directory.
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }

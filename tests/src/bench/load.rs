@@ -53,6 +53,26 @@ impl Outcome {
         percentile(&self.latencies, q)
     }
 
+    /// Adds the results of another run of the same operation (run after
+    /// this one): counts and times add up, latencies merge.
+    pub fn merge(&mut self, other: Outcome) {
+        self.ok += other.ok;
+        self.failed += other.failed;
+        self.elapsed += other.elapsed;
+        self.latencies.extend(other.latencies);
+        self.latencies.sort_unstable();
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+        self.capped |= other.capped;
+    }
+
+    /// Mean latency of the successful operations.
+    pub fn mean(&self) -> Duration {
+        let n = u32::try_from(self.latencies.len().max(1)).unwrap_or(u32::MAX);
+        self.latencies.iter().sum::<Duration>() / n
+    }
+
     /// A short note on failures and the cap, empty when all went well.
     pub fn note(&self) -> String {
         let mut parts = Vec::new();
@@ -141,7 +161,8 @@ where
             }
             Err(e) => {
                 all.failed += 1;
-                all.first_error.get_or_insert_with(|| format!("worker: {e}"));
+                all.first_error
+                    .get_or_insert_with(|| format!("worker: {e}"));
             }
         }
     }

@@ -4,11 +4,14 @@
 //! report and writes it under `target/orch/bench/`. Every load is bounded
 //! in count and time, and all traffic stays on 127.0.0.1.
 pub mod api;
+pub mod api_report;
 pub mod api_watch;
 pub mod etcd;
 pub mod etcd_kv;
 pub mod load;
 pub mod orch;
 pub mod process;
+pub mod prom;
 pub mod report;
+pub mod scheduler;
 pub mod store;

@@ -23,21 +23,24 @@ pub struct OrchServer {
 }
 
 impl OrchServer {
-    /// Starts `bin server` and waits until it answers `GET /version`.
-    pub async fn start(bin: &Path) -> Result<Self> {
+    /// Starts `bin server ARGS` and waits until it answers `GET /version`.
+    pub async fn start(bin: &Path, args: &[String]) -> Result<Self> {
         if !bin.exists() {
             bail!(
                 "{} not found: build it with `cargo build --release -p orch-core --bin orch`",
                 bin.display()
             );
         }
-        let dir = tempfile::Builder::new().prefix("orch-bench-api").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("orch-bench-api")
+            .tempdir()?;
         let addr = format!("127.0.0.1:{}", free_port()?);
         let mut cmd = Command::new(bin);
         cmd.arg("server")
             .arg("--data-dir")
             .arg(dir.path().join("data"))
-            .args(["--listen", &addr]);
+            .args(["--listen", &addr])
+            .args(args);
         let mut child = ChildGuard::spawn("orch server", &mut cmd, &dir.path().join("orch.log"))?;
         let kubeconfig = dir.path().join("data/admin.kubeconfig");
         let deadline = Instant::now() + Duration::from_secs(30);

@@ -87,3 +87,78 @@ pub fn rss_kib(pid: u32) -> Result<(u64, u64)> {
     };
     Ok((field("VmRSS:")?, field("VmHWM:")?))
 }
+
+/// Bytes a process has caused to be written to storage so far
+/// (`write_bytes` of `/proc/<pid>/io`; `None` for this process reads
+/// `/proc/self/io`).
+pub fn disk_write_bytes(pid: Option<u32>) -> Result<u64> {
+    let path = pid.map_or_else(|| "/proc/self/io".to_string(), |p| format!("/proc/{p}/io"));
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("write_bytes:"))
+        .and_then(|v| v.trim().parse().ok())
+        .with_context(|| format!("no write_bytes in {path}"))
+}
+
+/// CPU time (user + system, all threads) a process has used, in seconds,
+/// from `/proc/<pid>/stat` (`None`: this process).
+pub fn cpu_secs(pid: Option<u32>) -> Result<f64> {
+    let path = pid.map_or_else(
+        || "/proc/self/stat".to_string(),
+        |p| format!("/proc/{p}/stat"),
+    );
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    // Fields after the command name, which may hold spaces: state is 3rd,
+    // utime the 14th and stime the 15th of the whole line.
+    let rest = text.rsplit_once(')').map_or("", |(_, r)| r);
+    let mut f = rest.split_whitespace().skip(11);
+    let ticks = |v: Option<&str>| v.and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
+    let (user, system) = (ticks(f.next()), ticks(f.next()));
+    Ok((user + system) as f64 / clock_ticks())
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`, 100 when unknown).
+fn clock_ticks() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(100.0)
+    })
+}
+
+/// CPU seconds used by this process and, if given, another one.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuMark {
+    /// This process.
+    pub own: f64,
+    /// The other process.
+    pub other: f64,
+}
+
+impl CpuMark {
+    /// Reads both clocks now.
+    pub fn now(other: Option<u32>) -> Self {
+        Self {
+            own: cpu_secs(None).unwrap_or(0.0),
+            other: other.and_then(|p| cpu_secs(Some(p)).ok()).unwrap_or(0.0),
+        }
+    }
+
+    /// The CPU used since `earlier`.
+    pub fn since(self, earlier: CpuMark) -> CpuMark {
+        CpuMark {
+            own: (self.own - earlier.own).max(0.0),
+            other: (self.other - earlier.other).max(0.0),
+        }
+    }
+
+    /// Adds another interval.
+    pub fn add(&mut self, more: CpuMark) {
+        self.own += more.own;
+        self.other += more.other;
+    }
+}

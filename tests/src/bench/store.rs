@@ -1,8 +1,10 @@
 //! `bench store`: durable writes to the embedded store (in-process,
 //! through the `Store` trait) and to a real etcd 3.4 (gRPC `Txn`
 //! create-if-absent), with the same value size and key layout, at 1 and at
-//! 64 concurrent writers, run side by side. Reports writes/s, p50/p99 and
-//! the ratio embedded/etcd (goal: ≥ 1 at both concurrencies).
+//! 64 concurrent writers. The two backends alternate (A B B A A B B A) in
+//! quarters, so drift in the machine's load hits both alike. Reports
+//! writes/s, latency percentiles, disk bytes, commits (fsyncs) and CPU per
+//! write, and the ratio embedded/etcd (goal: ≥ 1 at both concurrencies).
 use std::{path::Path, sync::Arc, time::Duration};
 
 use anyhow::{Context, Result};
@@ -10,10 +12,14 @@ use orch_core::store::{
     embedded::{EmbeddedOptions, EmbeddedStore},
     Store,
 };
+use prometheus_client::registry::Registry;
 
 use super::{
     etcd::{self, Etcd},
+    etcd_kv::KvClient,
     load::{self, Load, Outcome},
+    process::{disk_write_bytes, CpuMark},
+    prom,
     report::{ms, rate, ratio, verdict, Report, Table},
 };
 
@@ -26,9 +32,9 @@ pub struct StoreParams {
     pub writes_1: usize,
     /// Writes at 64 writers.
     pub writes_64: usize,
-    /// Writes before each measured case (not counted).
+    /// Writes before each concurrency level, per backend (not counted).
     pub warmup: usize,
-    /// Time cap per case.
+    /// Time cap per quarter of a case.
     pub cap: Duration,
 }
 
@@ -36,62 +42,167 @@ impl Default for StoreParams {
     fn default() -> Self {
         Self {
             value_size: 1024,
-            writes_1: 2_000,
-            writes_64: 20_000,
+            writes_1: 5_000,
+            writes_64: 50_000,
             warmup: 200,
             cap: Duration::from_secs(30),
         }
     }
 }
 
+/// The embedded store with its metrics registry.
+struct Embedded {
+    store: Arc<EmbeddedStore>,
+    registry: Registry,
+}
+
 /// One backend under test.
-#[derive(Clone)]
 enum Backend {
-    Embedded(Arc<EmbeddedStore>),
-    Etcd(super::etcd_kv::KvClient),
+    Embedded(Embedded),
+    Etcd { etcd: Etcd, client: KvClient },
+}
+
+/// Commits (fsyncs) and their total time, as the backend counts them.
+#[derive(Debug, Clone, Copy, Default)]
+struct Commits {
+    count: u64,
+    seconds: f64,
 }
 
 impl Backend {
-    async fn create(&self, key: String, value: Vec<u8>) -> Result<()> {
+    fn name(&self) -> &'static str {
         match self {
-            Self::Embedded(s) => {
-                s.create(&key, value).await?;
+            Self::Embedded(_) => "embedded",
+            Self::Etcd { .. } => "etcd",
+        }
+    }
+
+    /// The process whose disk writes count (`None`: this one).
+    fn pid(&self) -> Option<u32> {
+        match self {
+            Self::Embedded(_) => None,
+            Self::Etcd { etcd, .. } => Some(etcd.pid()),
+        }
+    }
+
+    /// Commits so far: the store's commit histogram, or etcd's WAL fsyncs.
+    async fn commits(&self) -> Result<Commits> {
+        let (text, name) = match self {
+            Self::Embedded(e) => (
+                prom::encode_registry(&e.registry),
+                "orch_store_commit_duration_seconds",
+            ),
+            Self::Etcd { etcd, .. } => (
+                prom::scrape(etcd.client_url.trim_start_matches("http://")).await?,
+                "etcd_disk_wal_fsync_duration_seconds",
+            ),
+        };
+        let (seconds, count) =
+            prom::sum_count(&text, name).with_context(|| format!("no {name}"))?;
+        Ok(Commits { count, seconds })
+    }
+
+    /// Runs `writes` creates of fresh keys under `prefix` at `writers`.
+    async fn measure(
+        &self,
+        prefix: &str,
+        writes: usize,
+        writers: usize,
+        p: &StoreParams,
+    ) -> Outcome {
+        let value = Arc::new(value_bytes(p.value_size));
+        let prefix = prefix.to_string();
+        let load = Load {
+            ops: writes,
+            workers: writers,
+            cap: p.cap,
+        };
+        match self {
+            Self::Embedded(e) => {
+                let store = e.store.clone();
+                load::run(load, move |_, i| {
+                    let (store, value) = (store.clone(), value.clone());
+                    let key = format!("{prefix}{i:08}");
+                    async move {
+                        store.create(&key, value.to_vec()).await?;
+                        Ok(())
+                    }
+                })
+                .await
             }
-            Self::Etcd(c) => {
-                c.clone().create(key.into_bytes(), value).await?;
+            Self::Etcd { client, .. } => {
+                let client = client.clone();
+                load::run(load, move |_, i| {
+                    let (mut client, value) = (client.clone(), value.clone());
+                    let key = format!("{prefix}{i:08}");
+                    async move {
+                        client.create(key.into_bytes(), value.to_vec()).await?;
+                        Ok(())
+                    }
+                })
+                .await
             }
         }
-        Ok(())
     }
 }
 
-/// Runs `writes` creates of fresh keys under `prefix` at `writers`.
-async fn measure(
+/// A value of `n` printable bytes (neither side compresses).
+fn value_bytes(n: usize) -> Vec<u8> {
+    (0..n).map(|i| b'a' + (i % 26) as u8).collect()
+}
+
+/// One backend at one concurrency, both halves together.
+struct Case {
+    outcome: Option<Outcome>,
+    disk_bytes: u64,
+    commits: Commits,
+    /// CPU of this process (`own`) and of etcd (`other`).
+    cpu: CpuMark,
+}
+
+impl Case {
+    fn new() -> Self {
+        Self {
+            outcome: None,
+            disk_bytes: 0,
+            commits: Commits::default(),
+            cpu: CpuMark::default(),
+        }
+    }
+
+    fn rate(&self) -> f64 {
+        self.outcome.as_ref().map_or(0.0, Outcome::rate)
+    }
+
+    fn p99(&self) -> Duration {
+        self.outcome.as_ref().map_or(Duration::ZERO, |o| o.p(99.0))
+    }
+}
+
+/// Measures one quarter of a case and adds it to `case`.
+async fn quarter(
+    etcd_pid: u32,
     backend: &Backend,
+    case: &mut Case,
     prefix: &str,
     writes: usize,
     writers: usize,
     p: &StoreParams,
-) -> Outcome {
-    let value = Arc::new(value_bytes(p.value_size));
-    let (backend, prefix) = (backend.clone(), prefix.to_string());
-    let load = Load {
-        ops: writes,
-        workers: writers,
-        cap: p.cap,
-    };
-    load::run(load, move |_, i| {
-        let (backend, value) = (backend.clone(), value.clone());
-        let key = format!("{prefix}{i:08}");
-        async move { backend.create(key, value.to_vec()).await }
-    })
-    .await
-}
-
-/// A value of `n` printable bytes (JSON-like payloads compress nowhere
-/// here; neither side compresses).
-fn value_bytes(n: usize) -> Vec<u8> {
-    (0..n).map(|i| b'a' + (i % 26) as u8).collect()
+) -> Result<()> {
+    let disk = disk_write_bytes(backend.pid())?;
+    let commits = backend.commits().await?;
+    let cpu = CpuMark::now(Some(etcd_pid));
+    let o = backend.measure(prefix, writes, writers, p).await;
+    case.cpu.add(CpuMark::now(Some(etcd_pid)).since(cpu));
+    let after = backend.commits().await?;
+    case.disk_bytes += disk_write_bytes(backend.pid())?.saturating_sub(disk);
+    case.commits.count += after.count.saturating_sub(commits.count);
+    case.commits.seconds += after.seconds - commits.seconds;
+    match &mut case.outcome {
+        Some(all) => all.merge(o),
+        None => case.outcome = Some(o),
+    }
+    Ok(())
 }
 
 /// Runs the benchmark and writes `store.md` into `out`.
@@ -100,59 +211,114 @@ pub async fn run(p: &StoreParams, out: &Path) -> Result<()> {
     let etcd_version = etcd::version(&etcd_bin);
     eprintln!("bench store: starting {etcd_version}");
     let etcd = Etcd::start(&etcd_bin).await?;
-    let etcd_backend = Backend::Etcd(etcd.client().await?);
+    let client = etcd.client().await?;
+    let etcd_pid = etcd.pid();
     let dir = tempfile::Builder::new()
         .prefix("orch-bench-store")
         .tempdir()?;
     let store = EmbeddedStore::open_dir(dir.path(), EmbeddedOptions::default())
         .context("opening the embedded store")?;
-    let embedded = Backend::Embedded(Arc::new(store));
+    let mut registry = Registry::default();
+    store.register_metrics(&mut registry);
+    let backends = [
+        Backend::Embedded(Embedded {
+            store: Arc::new(store),
+            registry,
+        }),
+        Backend::Etcd { etcd, client },
+    ];
 
     let mut results = Vec::new();
     for (writers, writes) in [(1, p.writes_1), (64, p.writes_64)] {
-        let mut pair = Vec::new();
-        for (name, backend) in [("embedded", &embedded), ("etcd", &etcd_backend)] {
-            eprintln!("bench store: {name}, {writers} writer(s), {writes} writes");
+        let mut cases = [Case::new(), Case::new()];
+        for b in &backends {
             let warm = format!("/registry/bench/warm-{writers}/");
-            measure(backend, &warm, p.warmup, writers.min(8), p).await;
-            let prefix = format!("/registry/bench/c{writers}/");
-            let o = measure(backend, &prefix, writes, writers, p).await;
-            eprintln!(
-                "    {} writes/s, p50 {} ms, p99 {} ms {}",
-                rate(o.rate()),
-                ms(o.p(50.0)),
-                ms(o.p(99.0)),
-                o.note()
-            );
-            pair.push(o);
+            b.measure(&warm, p.warmup, writers, p).await;
         }
-        results.push((writers, writes, pair));
+        // A B B A A B B A: each backend as often early as late, so drift
+        // in the machine's load hits both alike.
+        for (round, order) in [[0, 1], [1, 0], [0, 1], [1, 0]].iter().enumerate() {
+            for &k in order {
+                let n = writes / 4 + usize::from(round < writes % 4);
+                eprintln!(
+                    "bench store: {}, {writers} writer(s), {n} writes",
+                    backends[k].name()
+                );
+                let prefix = format!("/registry/bench/c{writers}/r{round}/");
+                quarter(
+                    etcd_pid,
+                    &backends[k],
+                    &mut cases[k],
+                    &prefix,
+                    n,
+                    writers,
+                    p,
+                )
+                .await?;
+            }
+        }
+        for (b, c) in backends.iter().zip(&cases) {
+            if let Some(o) = &c.outcome {
+                eprintln!(
+                    "    {}: {} writes/s, p50 {} ms, p99 {} ms {}",
+                    b.name(),
+                    rate(o.rate()),
+                    ms(o.p(50.0)),
+                    ms(o.p(99.0)),
+                    o.note()
+                );
+            }
+        }
+        results.push((writers, cases));
     }
-    drop(etcd);
+    drop(backends);
+    report(p, &etcd_version, &results).emit(out, "store.md")
+}
 
+fn report(p: &StoreParams, etcd_version: &str, results: &[(usize, [Case; 2])]) -> Report {
     let mut report = Report::new("orch benchmark: store writes, embedded vs etcd");
     report.para(&format!(
         "\nParameters: {} B values, unique keys under one prefix per case \
-         (`/registry/bench/c<writers>/<n>`), closed loop (each writer waits for its \
-         write to be durable before the next); {} writes at 1 writer, {} at 64; {} \
-         warm-up writes before each case (not counted); time cap {} s per case. \
-         Both stores fsync every commit (defaults) and keep their files in the same \
-         temporary directory filesystem.\n\n\
+         (`/registry/bench/c<writers>/...`), closed loop (each writer waits for its \
+         write to be durable before the next); {} writes at 1 writer, {} at 64, each \
+         run in quarters ordered embedded, etcd, etcd, embedded, embedded, etcd, \
+         etcd, embedded; {} warm-up writes per backend before each concurrency level \
+         (not counted); time cap {} s per quarter. Both stores fsync every commit (their defaults) and keep their files \
+         on the same filesystem (a temporary directory).\n\n\
          - embedded: `EmbeddedStore::open_dir(tmp, EmbeddedOptions::default())`, \
          `Store::create` called in-process from tokio tasks (group commit: one fsync \
          per batch).\n\
          - etcd: {etcd_version}, one member on 127.0.0.1, default flags; gRPC \
          `KV.Txn` (compare `create_revision == 0`, then put: create-if-absent, as \
-         kube-apiserver does) over one HTTP/2 connection (tonic).",
-        p.value_size, p.writes_1, p.writes_64, p.warmup, p.cap.as_secs()
+         kube-apiserver does) over one HTTP/2 connection (tonic).\n\
+         - disk KiB/write: `write_bytes` of `/proc/<pid>/io` (this process for \
+         embedded, the etcd process for etcd) over the writes. Commits: the \
+         embedded store's `orch_store_commit_duration_seconds` (write + fsync of \
+         one batch); etcd's `etcd_disk_wal_fsync_duration_seconds` (WAL fsync).\n\
+         - CPU µs/write: user + system time of this process (load generator, \
+         gRPC client and, for embedded, the store) plus the etcd process, from \
+         `/proc/<pid>/stat`, over the writes: the cost to the machine, which is \
+         fair under other load where writes/s is not.",
+        p.value_size,
+        p.writes_1,
+        p.writes_64,
+        p.warmup,
+        p.cap.as_secs()
     ));
     let mut t = Table::new(&[
         "writers",
         "backend",
         "writes",
         "writes/s",
+        "mean ms",
         "p50 ms",
         "p99 ms",
+        "max ms",
+        "disk KiB/write",
+        "commits",
+        "writes/commit",
+        "mean commit ms",
+        "CPU µs/write",
         "notes",
     ]);
     let mut ratios = Table::new(&[
@@ -161,23 +327,32 @@ pub async fn run(p: &StoreParams, out: &Path) -> Result<()> {
         "p99 etcd/embedded",
         "goal ≥ 1",
     ]);
-    for (writers, _, pair) in &results {
-        for (name, o) in ["embedded", "etcd"].iter().zip(pair) {
+    for (writers, cases) in results {
+        for (name, c) in ["embedded", "etcd"].iter().zip(cases) {
+            let Some(o) = &c.outcome else { continue };
+            let n = c.commits.count.max(1);
             t.row(vec![
                 writers.to_string(),
                 name.to_string(),
                 o.ok.to_string(),
                 rate(o.rate()),
+                ms(o.mean()),
                 ms(o.p(50.0)),
                 ms(o.p(99.0)),
+                ms(o.p(100.0)),
+                format!("{:.1}", c.disk_bytes as f64 / 1024.0 / o.ok.max(1) as f64),
+                c.commits.count.to_string(),
+                format!("{:.1}", o.ok as f64 / n as f64),
+                format!("{:.2}", c.commits.seconds * 1000.0 / n as f64),
+                format!(
+                    "{:.0}",
+                    (c.cpu.own + c.cpu.other) * 1e6 / o.ok.max(1) as f64
+                ),
                 o.note(),
             ]);
         }
-        let r = ratio(pair[0].rate(), pair[1].rate());
-        let lat = ratio(
-            pair[1].p(99.0).as_secs_f64(),
-            pair[0].p(99.0).as_secs_f64(),
-        );
+        let r = ratio(cases[0].rate(), cases[1].rate());
+        let lat = ratio(cases[1].p99().as_secs_f64(), cases[0].p99().as_secs_f64());
         ratios.row(vec![
             writers.to_string(),
             format!("{r:.2}"),
@@ -188,5 +363,5 @@ pub async fn run(p: &StoreParams, out: &Path) -> Result<()> {
     report.table(&t);
     report.para("");
     report.table(&ratios);
-    report.emit(out, "store.md")
+    report
 }

@@ -6,7 +6,8 @@ use std::{path::PathBuf, time::Duration};
 use anyhow::Result;
 use clap::{Parser, ValueEnum};
 use orch_tests::bench::{
-    api::{self, ApiParams},
+    api::{self, ApiParams, Variant},
+    scheduler::{self as sched, SchedulerParams},
     store::{self, StoreParams},
 };
 
@@ -14,7 +15,15 @@ use orch_tests::bench::{
 enum What {
     Store,
     Api,
+    Scheduler,
     All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ApiVariants {
+    Alone,
+    Defaults,
+    Both,
 }
 
 #[derive(Debug, Parser)]
@@ -32,10 +41,10 @@ struct Cli {
     #[arg(long, default_value_t = 1024)]
     value_size: usize,
     /// Store: writes at 1 writer.
-    #[arg(long, default_value_t = 2_000)]
+    #[arg(long, default_value_t = 5_000)]
     writes_1: usize,
     /// Store: writes at 64 writers.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 50_000)]
     writes_64: usize,
     /// API: concurrent creating clients.
     #[arg(long, default_value_t = 64)]
@@ -55,6 +64,25 @@ struct Cli {
     /// API: creates per second while watching.
     #[arg(long, default_value_t = 50)]
     watch_rate: u32,
+    /// API: which `orch server` to measure: the API server alone
+    /// (`--no-controllers --no-scheduler`), the defaults, or both.
+    #[arg(long, value_enum, default_value_t = ApiVariants::Both)]
+    api_variants: ApiVariants,
+    /// Scheduler: fake nodes for the algorithm and end-to-end phases.
+    #[arg(long, default_value_t = 5_000)]
+    sched_nodes: usize,
+    /// Scheduler: pods for the algorithm and end-to-end phases.
+    #[arg(long, default_value_t = 10_000)]
+    sched_pods: usize,
+    /// Scheduler: fake nodes for the Deployment phase.
+    #[arg(long, default_value_t = 100)]
+    deploy_nodes: usize,
+    /// Scheduler: replicas of the Deployment phase.
+    #[arg(long, default_value_t = 1_000)]
+    replicas: usize,
+    /// Scheduler: time cap of each end-to-end phase, in seconds.
+    #[arg(long, default_value_t = 120)]
+    sched_cap_secs: u64,
     /// Time cap per measured phase, in seconds.
     #[arg(long, default_value_t = 30)]
     cap_secs: u64,
@@ -82,10 +110,26 @@ async fn main() -> Result<()> {
             watchers: cli.watchers,
             watch_events: cli.watch_events,
             watch_rate: cli.watch_rate,
+            variants: match cli.api_variants {
+                ApiVariants::Alone => vec![Variant::api_only()],
+                ApiVariants::Defaults => vec![Variant::defaults()],
+                ApiVariants::Both => vec![Variant::api_only(), Variant::defaults()],
+            },
             cap,
             ..ApiParams::default()
         };
         api::run(&p, &cli.orch, &cli.out).await?;
+    }
+    if matches!(cli.what, What::Scheduler | What::All) {
+        let p = SchedulerParams {
+            nodes: cli.sched_nodes,
+            pods: cli.sched_pods,
+            clients: cli.clients,
+            deploy_nodes: cli.deploy_nodes,
+            replicas: cli.replicas,
+            cap: Duration::from_secs(cli.sched_cap_secs.max(1)),
+        };
+        sched::run(&p, &cli.orch, &cli.out).await?;
     }
     Ok(())
 }

@@ -1,0 +1,443 @@
+//! The scheduler's state machine, free of I/O: it takes watch events and
+//! API call outcomes, keeps the cache, the pending pods and the queue, and
+//! says what to do as [`Action`]s (bind, mark unschedulable, record an
+//! event) for `run` to carry out. This is the reflector and the reconcile
+//! step of `watcher → reflector → reconcile`; tests drive it with
+//! synthetic events.
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::Instant,
+};
+
+use k8s_openapi::api::core::v1::{Node, ObjectReference, Pod};
+use kube::runtime::watcher::Event;
+use serde_json::{json, Value};
+
+use super::{
+    algorithm::{Algorithm, FitError},
+    cache::{Cache, NodeChange},
+    podinfo::PodInfo,
+    queue::Queue,
+    SchedulerOptions,
+};
+use crate::{
+    apiserver::meta,
+    controllers::events::{reference, EventType},
+};
+
+/// Something the scheduler wants done through the API.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// `POST pods/NAME/binding`.
+    Bind(Binding),
+    /// Merge-patch `pods/NAME/status` with these conditions.
+    SetConditions {
+        /// Namespace of the pod.
+        namespace: String,
+        /// Name of the pod.
+        name: String,
+        /// The whole new `status.conditions` list.
+        conditions: Value,
+    },
+    /// Record an Event.
+    Event {
+        /// The pod.
+        about: ObjectReference,
+        /// Normal or Warning.
+        kind: EventType,
+        /// `Scheduled` or `FailedScheduling`.
+        reason: &'static str,
+        /// The message.
+        message: String,
+    },
+}
+
+/// A pod and the node chosen for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    /// Namespace of the pod.
+    pub namespace: String,
+    /// Name of the pod.
+    pub name: String,
+    /// UID of the pod.
+    pub uid: String,
+    /// The node chosen.
+    pub node: String,
+}
+
+/// How a binding call ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BindResult {
+    /// The pod is bound to the node we chose.
+    Bound,
+    /// 409: the pod was already bound (by us or another scheduler): done.
+    AlreadyBound,
+    /// 409 for another reason (a concurrent write): try again at once.
+    Conflict,
+    /// 404, or the pod is being deleted: nothing to do.
+    Gone,
+    /// Any other failure: retry after a backoff.
+    Failed(String),
+}
+
+/// Counters for logs and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Scheduling attempts.
+    pub attempts: u64,
+    /// Pods bound by us.
+    pub bound: u64,
+    /// Attempts that found no node.
+    pub unschedulable: u64,
+    /// Bindings answered 409 because the pod was already bound.
+    pub already_bound: u64,
+    /// Times unschedulable pods were moved back by a cluster event.
+    pub requeues: u64,
+}
+
+/// A pod waiting for a node.
+#[derive(Debug, Clone)]
+struct Pending {
+    info: Arc<PodInfo>,
+    pod: Arc<Pod>,
+}
+
+/// The scheduler state.
+#[derive(Debug)]
+pub struct Reconciler {
+    name: String,
+    /// Nodes and bound pods.
+    pub cache: Cache,
+    /// Filter and score.
+    pub algorithm: Algorithm,
+    /// Pods waiting for an attempt.
+    pub queue: Queue,
+    pending: HashMap<String, Pending>,
+    relist_nodes: Option<HashSet<String>>,
+    relist_pods: Option<HashSet<String>>,
+    nodes_synced: bool,
+    pods_synced: bool,
+    binding: usize,
+    max_binding: usize,
+    /// Counters.
+    pub stats: Stats,
+}
+
+impl Reconciler {
+    /// A scheduler state with these options.
+    pub fn new(opts: &SchedulerOptions) -> Self {
+        Self {
+            name: opts.name.clone(),
+            cache: Cache::new(opts.assumed_ttl),
+            algorithm: Algorithm::new(opts.percentage_of_nodes_to_score),
+            queue: Queue::new(opts.initial_backoff, opts.max_backoff),
+            pending: HashMap::new(),
+            relist_nodes: None,
+            relist_pods: None,
+            nodes_synced: false,
+            pods_synced: false,
+            binding: 0,
+            max_binding: opts.parallel_bindings.max(1),
+            stats: Stats::default(),
+        }
+    }
+
+    /// Whether both watches have listed once.
+    pub fn synced(&self) -> bool {
+        self.nodes_synced && self.pods_synced
+    }
+
+    /// Pods waiting for a node.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Whether an attempt can start now.
+    pub fn can_schedule(&self) -> bool {
+        self.synced() && self.binding < self.max_binding && self.queue.has_active()
+    }
+
+    fn cluster_event(&mut self) {
+        if self.queue.move_all_to_active() > 0 {
+            self.stats.requeues += 1;
+        }
+    }
+
+    /// Applies a Node watch event.
+    pub fn on_node_event(&mut self, ev: Event<Node>) {
+        match ev {
+            Event::Init => self.relist_nodes = Some(HashSet::new()),
+            Event::InitApply(n) | Event::Apply(n) => {
+                if let Some(seen) = &mut self.relist_nodes {
+                    seen.insert(n.metadata.name.clone().unwrap_or_default());
+                }
+                if self.cache.upsert_node(&n) != NodeChange::Unchanged {
+                    self.cluster_event();
+                }
+            }
+            Event::Delete(n) => self
+                .cache
+                .remove_node(n.metadata.name.as_deref().unwrap_or("")),
+            Event::InitDone => {
+                if let Some(seen) = self.relist_nodes.take() {
+                    self.cache.retain_nodes(&seen);
+                }
+                self.nodes_synced = true;
+                self.cluster_event();
+            }
+        }
+    }
+
+    /// Applies a Pod watch event.
+    pub fn on_pod_event(&mut self, ev: Event<Pod>) {
+        match ev {
+            Event::Init => self.relist_pods = Some(HashSet::new()),
+            Event::InitApply(p) | Event::Apply(p) => {
+                if let Some(seen) = &mut self.relist_pods {
+                    seen.insert(p.metadata.uid.clone().unwrap_or_default());
+                }
+                self.on_pod(p);
+            }
+            Event::Delete(p) => {
+                let info = PodInfo::from_pod(&p);
+                self.forget_pending(&info.key(), &info.uid);
+                if self.cache.remove_pod(&info.uid) {
+                    self.cluster_event();
+                }
+            }
+            Event::InitDone => {
+                if let Some(seen) = self.relist_pods.take() {
+                    self.cache.retain_pods(&seen);
+                    let gone: Vec<String> = self
+                        .pending
+                        .iter()
+                        .filter(|(_, p)| !seen.contains(&p.info.uid))
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    for k in gone {
+                        self.pending.remove(&k);
+                        self.queue.done(&k);
+                    }
+                }
+                self.pods_synced = true;
+            }
+        }
+    }
+
+    /// Drops a pending pod, if it is this one (same UID).
+    fn forget_pending(&mut self, key: &str, uid: &str) {
+        if self.pending.get(key).is_some_and(|p| p.info.uid == uid) {
+            self.pending.remove(key);
+            self.queue.done(key);
+        }
+    }
+
+    fn on_pod(&mut self, pod: Pod) {
+        let info = PodInfo::from_pod(&pod);
+        let key = info.key();
+        if self.cache.observe_pod(&info) {
+            self.cluster_event();
+        }
+        let ours = info.scheduler_name == self.name;
+        let waiting =
+            info.node_name.is_none() && !info.terminal && pod.metadata.deletion_timestamp.is_none();
+        if !(ours && waiting) {
+            self.forget_pending(&key, &info.uid);
+            return;
+        }
+        if self.cache.contains_pod(&info.uid) {
+            // Assumed by us: the watch has not caught up with the binding.
+            return;
+        }
+        let changed = match self.pending.get(&key) {
+            None => true,
+            Some(old) => old.info.uid != info.uid || old.info.generation != info.generation,
+        };
+        self.pending.insert(
+            key.clone(),
+            Pending {
+                info: Arc::new(info),
+                pod: Arc::new(pod),
+            },
+        );
+        if changed {
+            self.queue.add(&key);
+            self.queue.activate(&key);
+        }
+    }
+
+    /// Moves pods whose backoff ended to active, and expires assumed pods.
+    pub fn tick(&mut self, now: Instant) {
+        self.queue.flush(now);
+        self.cache.expire(now);
+    }
+
+    /// When the earliest backoff ends.
+    pub fn next_deadline(&mut self) -> Option<Instant> {
+        self.queue.next_deadline()
+    }
+
+    /// Runs up to `budget` scheduling attempts; appends what to do.
+    pub fn schedule(&mut self, now: Instant, budget: usize, out: &mut Vec<Action>) {
+        for _ in 0..budget {
+            if !self.can_schedule() {
+                return;
+            }
+            let Some(key) = self.queue.pop() else {
+                return;
+            };
+            let Some(p) = self.pending.get(&key).cloned() else {
+                self.queue.done(&key);
+                continue;
+            };
+            self.stats.attempts += 1;
+            match self.algorithm.schedule(&self.cache, &p.info) {
+                Ok(placement) => {
+                    self.cache.assume(&p.info, &placement.node);
+                    self.binding += 1;
+                    out.push(Action::Bind(Binding {
+                        namespace: p.info.namespace.clone(),
+                        name: p.info.name.clone(),
+                        uid: p.info.uid.clone(),
+                        node: placement.node,
+                    }));
+                }
+                Err(e) => self.unschedulable(&key, &p, &e, now, out),
+            }
+        }
+    }
+
+    fn unschedulable(
+        &mut self,
+        key: &str,
+        p: &Pending,
+        e: &FitError,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) {
+        self.stats.unschedulable += 1;
+        let backoff = self.queue.backoff(key, now);
+        let message = e.to_string();
+        tracing::debug!(pod = key, %message, ?backoff, "unschedulable");
+        if let Some(conditions) = unschedulable_conditions(&p.pod, &message) {
+            out.push(Action::SetConditions {
+                namespace: p.info.namespace.clone(),
+                name: p.info.name.clone(),
+                conditions,
+            });
+        }
+        out.push(Action::Event {
+            about: reference(p.pod.as_ref()),
+            kind: EventType::Warning,
+            reason: "FailedScheduling",
+            message,
+        });
+    }
+
+    /// Applies the outcome of a binding started by [`Action::Bind`].
+    pub fn on_bind_result(
+        &mut self,
+        b: &Binding,
+        result: BindResult,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) {
+        let (namespace, name, uid, node) = (&b.namespace, &b.name, b.uid.as_str(), &b.node);
+        self.binding = self.binding.saturating_sub(1);
+        let key = format!("{namespace}/{name}");
+        let pending = self
+            .pending
+            .get(&key)
+            .filter(|p| p.info.uid == uid)
+            .cloned();
+        match result {
+            BindResult::Bound => {
+                self.stats.bound += 1;
+                self.cache.finish_binding(uid, now);
+                self.forget_pending(&key, uid);
+                let about = match &pending {
+                    Some(p) => reference(p.pod.as_ref()),
+                    None => ObjectReference {
+                        api_version: Some("v1".into()),
+                        kind: Some("Pod".into()),
+                        name: Some(name.into()),
+                        namespace: Some(namespace.into()),
+                        uid: Some(uid.into()),
+                        ..Default::default()
+                    },
+                };
+                out.push(Action::Event {
+                    about,
+                    kind: EventType::Normal,
+                    reason: "Scheduled",
+                    message: format!("Successfully assigned {namespace}/{name} to {node}"),
+                });
+            }
+            BindResult::AlreadyBound | BindResult::Gone => {
+                if result == BindResult::AlreadyBound {
+                    self.stats.already_bound += 1;
+                }
+                self.cache.forget(uid);
+                self.forget_pending(&key, uid);
+            }
+            BindResult::Conflict => {
+                self.cache.forget(uid);
+                if pending.is_some() {
+                    self.queue.retry_now(&key);
+                }
+            }
+            BindResult::Failed(error) => {
+                self.cache.forget(uid);
+                if let Some(p) = pending {
+                    self.queue.backoff(&key, now);
+                    out.push(Action::Event {
+                        about: reference(p.pod.as_ref()),
+                        kind: EventType::Warning,
+                        reason: "FailedScheduling",
+                        message: format!("Binding rejected: {error}"),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// The pod's conditions with PodScheduled=False, reason Unschedulable and
+/// `message`; `None` when the pod already says exactly that. The
+/// transition time is kept when the condition was already False.
+pub fn unschedulable_conditions(pod: &Pod, message: &str) -> Option<Value> {
+    let conds = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.clone())
+        .unwrap_or_default();
+    let old = conds.iter().find(|c| c.type_ == "PodScheduled");
+    if old.is_some_and(|c| {
+        c.status == "False"
+            && c.reason.as_deref() == Some("Unschedulable")
+            && c.message.as_deref() == Some(message)
+    }) {
+        return None;
+    }
+    let since = old
+        .filter(|c| c.status == "False")
+        .and_then(|c| c.last_transition_time.as_ref())
+        .map_or_else(meta::now, |t| {
+            t.0.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+        });
+    let mut out: Vec<Value> = conds
+        .iter()
+        .filter(|c| c.type_ != "PodScheduled")
+        .map(|c| serde_json::to_value(c).unwrap_or(Value::Null))
+        .collect();
+    out.push(json!({
+        "type": "PodScheduled",
+        "status": "False",
+        "reason": "Unschedulable",
+        "message": message,
+        "lastProbeTime": null,
+        "lastTransitionTime": since,
+    }));
+    Some(Value::Array(out))
+}
