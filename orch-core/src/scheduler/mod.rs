@@ -11,6 +11,7 @@
 //! `Unschedulable`, Kubernetes' message) and are retried with exponential
 //! backoff, or at once when a node is added or changed or a bound pod goes
 //! away. Events: `Scheduled` and `FailedScheduling`.
+pub mod actions;
 pub mod affinity;
 pub mod algorithm;
 pub mod cache;

@@ -1,3 +1,5 @@
+//! The algorithm as a whole: Kubernetes' unschedulable messages, the
+//! share of nodes scored with its rotating start, and assumed pods.
 use std::collections::HashMap;
 
 use super::build::{cache_of, node, pod};

@@ -1,3 +1,4 @@
+//! The cache: node changes, bound and assumed pods, expiry, re-lists.
 use std::{
     collections::HashSet,
     time::{Duration, Instant},

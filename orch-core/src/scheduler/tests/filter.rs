@@ -1,3 +1,4 @@
+//! Each filter rule, the order of reasons, and the requests a pod makes.
 use serde_json::json;
 
 use super::build::{cache_of, node, pod, PodB};

@@ -1,3 +1,4 @@
+//! Quantity values: CPU in millicores, memory in bytes, rounding up.
 use crate::scheduler::quantity::{parse_milli, parse_value};
 
 #[test]

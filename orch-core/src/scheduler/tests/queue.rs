@@ -1,3 +1,4 @@
+//! The queue: order, exponential backoff, cluster events, stale entries.
 use std::time::{Duration, Instant};
 
 use crate::scheduler::queue::Queue;

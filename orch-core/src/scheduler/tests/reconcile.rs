@@ -1,3 +1,5 @@
+//! The state machine driven by synthetic watch events and binding
+//! outcomes: what it asks to be done.
 use std::time::{Duration, Instant};
 
 use kube::runtime::watcher::Event;

@@ -1,3 +1,4 @@
+//! Each score rule and the weights between them.
 use super::build::{cache_of, node, pod};
 use crate::scheduler::{
     score::{balanced, least_allocated, normalize},
