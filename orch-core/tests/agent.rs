@@ -14,18 +14,6 @@ use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::json;
 use support::TestServer;
 
-fn root_or_skip() -> bool {
-    let root = nix::unistd::geteuid().is_root();
-    if !root {
-        assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "needs root (creates namespaces); CI must run as root"
-        );
-        eprintln!("skipped: needs root (creates network namespaces)");
-    }
-    root
-}
-
 const ORCH: &str = env!("CARGO_BIN_EXE_orch");
 
 /// Cluster addressing that can't collide with a running cluster.
@@ -212,7 +200,7 @@ fn exec_in(netns: &str, script: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pods_run_talk_restart_probe_terminate_and_are_adopted() {
-    if !root_or_skip() {
+    if !support::root_or_skip() {
         return;
     }
     let net = Net::new();

@@ -2,6 +2,8 @@
 //! test bridge, pod sandboxes on each, pod-to-pod traffic on one node and
 //! across nodes, the pod's resolv.conf, and 100 create/delete cycles that
 //! leave nothing behind.
+mod support;
+
 use std::{
     io::{Read, Write},
     net::{Ipv4Addr, SocketAddr, TcpListener},
@@ -19,18 +21,6 @@ use orch_core::{
     },
     apiserver::ipalloc::Cidr,
 };
-
-fn root_or_skip() -> bool {
-    let root = nix::unistd::geteuid().is_root();
-    if !root {
-        assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "needs root (creates namespaces); CI must run as root"
-        );
-        eprintln!("skipped: needs root (creates network namespaces)");
-    }
-    root
-}
 
 /// Removes everything the test made, also when it panics.
 struct Cleanup {
@@ -95,7 +85,7 @@ fn serve_once(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pods_talk_on_one_node_and_across_nodes_and_leave_nothing_behind() {
-    if !root_or_skip() {
+    if !support::root_or_skip() {
         return;
     }
     let id = format!("{:x}", std::process::id());

@@ -28,25 +28,6 @@ fn io_err(e: nix::Error) -> io::Error {
     io::Error::from_raw_os_error(e as i32)
 }
 
-/// Makes `/run/netns` a shared mount point, as `ip netns add` does.
-fn ensure_shared_dir() -> io::Result<()> {
-    fs::create_dir_all(NETNS_DIR)?;
-    let shared = MsFlags::MS_SHARED | MsFlags::MS_REC;
-    if mount(None::<&str>, NETNS_DIR, None::<&str>, shared, None::<&str>).is_ok() {
-        return Ok(());
-    }
-    // Not a mount point yet: bind it onto itself, then make it shared.
-    mount(
-        Some(NETNS_DIR),
-        NETNS_DIR,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .map_err(io_err)?;
-    mount(None::<&str>, NETNS_DIR, None::<&str>, shared, None::<&str>).map_err(io_err)
-}
-
 /// Creates the named namespace (with `lo` down, as the kernel makes it).
 /// Succeeds without change if it already exists.
 pub fn create(name: &str) -> io::Result<PathBuf> {
@@ -54,7 +35,8 @@ pub fn create(name: &str) -> io::Result<PathBuf> {
     if target.exists() {
         return Ok(target);
     }
-    ensure_shared_dir()?;
+    // Shared, as `ip netns add` makes it.
+    super::runtime::namespaces::ensure_shared_dir(Path::new(NETNS_DIR))?;
     fs::File::create(&target)?;
     let t = target.clone();
     // unshare(CLONE_NEWNET) moves only the calling thread; the thread ends

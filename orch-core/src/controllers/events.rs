@@ -103,9 +103,14 @@ impl Recorder {
             message.to_string(),
         );
         let now = meta::now();
-        let mut recent = self.recent.lock().await;
-        recent.retain(|_, v| v.3.elapsed().as_secs() < 600);
-        if let Some((ev_ns, name, count, _)) = recent.get(&key).cloned() {
+        // The lock is held only to read and update the cache, never across
+        // an API call, so components can record events concurrently.
+        let previous = {
+            let mut recent = self.recent.lock().await;
+            recent.retain(|_, v| v.3.elapsed().as_secs() < 600);
+            recent.get(&key).cloned()
+        };
+        if let Some((ev_ns, name, count, _)) = previous {
             let count = count + 1;
             let patch = json!({"count": count, "lastTimestamp": now});
             let api: Api<Event> = Api::namespaced(self.client.clone(), &ev_ns);
@@ -114,7 +119,10 @@ impl Recorder {
                 .await
                 .is_ok()
             {
-                recent.insert(key, (ev_ns, name, count, Instant::now()));
+                self.recent
+                    .lock()
+                    .await
+                    .insert(key, (ev_ns, name, count, Instant::now()));
                 return Ok(());
             }
         }
@@ -137,7 +145,10 @@ impl Recorder {
         }))
         .expect("static event shape");
         let created = api.create(&PostParams::default(), &ev).await?;
-        recent.insert(key, (ns, created.name_any(), 1, Instant::now()));
+        self.recent
+            .lock()
+            .await
+            .insert(key, (ns, created.name_any(), 1, Instant::now()));
         Ok(())
     }
 }

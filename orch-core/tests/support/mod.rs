@@ -11,6 +11,20 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// Whether a root-only test may run: as root yes; otherwise it prints
+/// "skipped: needs root" — except under CI, where it fails instead.
+pub fn root_or_skip() -> bool {
+    let root = nix::unistd::geteuid().is_root();
+    if !root {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "needs root (creates namespaces); CI must run as root"
+        );
+        eprintln!("skipped: needs root (creates network namespaces)");
+    }
+    root
+}
+
 /// A running server.
 pub struct TestServer {
     pub dir: tempfile::TempDir,

@@ -83,6 +83,11 @@ impl OrchServer {
         rss_kib(self.pid())
     }
 
+    /// The end of the server's log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        self.child.log_tail(lines)
+    }
+
     /// The data directory.
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")

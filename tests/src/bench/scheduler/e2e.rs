@@ -20,7 +20,7 @@ use serde_json::json;
 
 use super::{
     fixtures,
-    server::{cpu_secs, Server},
+    server::{own_cpu_secs, Server},
     watch::BoundWatch,
     SchedulerParams,
 };
@@ -313,7 +313,7 @@ async fn one_run(bin: &std::path::Path, p: &SchedulerParams, mode: Mode) -> Resu
     }
     namespace(&admin, NS).await?;
     let watch = BoundWatch::start(admin.clone(), NS, None).await?;
-    let cpu0 = (server.cpu_secs(), cpu_secs("self"));
+    let cpu0 = (server.cpu_secs(), own_cpu_secs());
     let (nodes, pods, start) = create_all(&server, p).await?;
     let creates_done = start.elapsed();
     let deadline = start + p.cap;
@@ -326,7 +326,7 @@ async fn one_run(bin: &std::path::Path, p: &SchedulerParams, mode: Mode) -> Resu
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-    let cpu1 = (server.cpu_secs(), cpu_secs("self"));
+    let cpu1 = (server.cpu_secs(), own_cpu_secs());
     let (bound, last) = {
         let g = watch.seen.lock().expect("watch counters");
         (g.bound.len(), g.last_bound)
