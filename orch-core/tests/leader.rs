@@ -191,7 +191,13 @@ async fn one_manager_leads_and_the_other_takes_over() {
         "the event was recorded by more than one manager: {evs:?}"
     );
     assert_eq!(evs[0].count, Some(1));
-    assert!(managers[leader].log().contains("assigned pod CIDR"));
+    until(5, "the leader to log the assignment", || async {
+        managers[leader]
+            .log()
+            .contains("assigned pod CIDR")
+            .then_some(())
+    })
+    .await;
     assert!(
         !managers[follower].log().contains("assigned pod CIDR"),
         "the follower reconciled"
@@ -221,5 +227,12 @@ async fn one_manager_leads_and_the_other_takes_over() {
         until(15, "n2's podCIDR", || pod_cidr(&c, "n2")).await,
         "10.244.2.0/24"
     );
-    assert!(managers[follower].log().contains("assigned pod CIDR"));
+    // The log line follows the API write, so it may land a moment later.
+    until(5, "the survivor to log the assignment", || async {
+        managers[follower]
+            .log()
+            .contains("assigned pod CIDR")
+            .then_some(())
+    })
+    .await;
 }
