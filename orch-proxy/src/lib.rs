@@ -4,8 +4,10 @@
 //! eBPF programs at the cgroup v2 `sock_addr` hooks ([`ebpf`]), scoped by
 //! network-namespace cookie to one node's namespaces.
 pub mod cgroup;
+pub mod dataplane;
 pub mod ebpf;
 pub mod error;
+pub mod model;
 pub mod sys;
 
 pub use error::ProxyError;
