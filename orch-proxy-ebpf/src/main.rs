@@ -9,7 +9,15 @@
 #[cfg(target_arch = "bpf")]
 mod connect4;
 #[cfg(target_arch = "bpf")]
+mod getpeername4;
+#[cfg(target_arch = "bpf")]
+mod lb;
+#[cfg(target_arch = "bpf")]
 mod maps;
+#[cfg(target_arch = "bpf")]
+mod recvmsg4;
+#[cfg(target_arch = "bpf")]
+mod sendmsg4;
 
 #[cfg(target_arch = "bpf")]
 #[panic_handler]

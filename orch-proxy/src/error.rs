@@ -26,6 +26,17 @@ pub enum ProxyError {
         #[source]
         source: aya::maps::MapError,
     },
+    /// A link could not be pinned, opened or unpinned.
+    #[error("eBPF link of {name}: {detail}")]
+    Link {
+        /// Program name in the object.
+        name: &'static str,
+        /// What went wrong.
+        detail: String,
+    },
+    /// A setting or input is out of range.
+    #[error("{0}")]
+    Config(String),
     /// The object lacks a program or map this build expects.
     #[error("the eBPF object has no {0}")]
     Missing(&'static str),

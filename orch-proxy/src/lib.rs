@@ -4,10 +4,13 @@
 //! eBPF programs at the cgroup v2 `sock_addr` hooks ([`ebpf`]), scoped by
 //! network-namespace cookie to one node's namespaces.
 pub mod cgroup;
+pub mod cli;
 pub mod dataplane;
 pub mod ebpf;
 pub mod error;
+pub mod iptables;
 pub mod model;
+pub mod run;
 pub mod sys;
 
 pub use error::ProxyError;

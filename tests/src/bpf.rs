@@ -21,6 +21,7 @@ impl SockLbGuard {
         let pin_dir = bpffs.join(unique_name("otb"));
         let lb = SockLb::load(&LoadOptions {
             pin_dir: Some(pin_dir.clone()),
+            ..LoadOptions::default()
         })
         .unwrap_or_else(|e| panic!("loading the socket load-balancer: {e}"));
         Self {

@@ -3,7 +3,12 @@
 //! namespace alone. Needs root.
 use std::net::SocketAddr;
 
-use orch_proxy_common::{Backend, ServiceKey, PROTO_TCP};
+use std::net::Ipv4Addr;
+
+use orch_proxy::{
+    ebpf::table::Table,
+    model::{Endpoint, Frontend, PortName, Protocol, ServicePort},
+};
 use orch_tests::{
     bpf::program_loaded, cgroup::CgroupGuard, require_root, server::Greeter, BridgeGuard,
     NetnsGuard, SockLbGuard, VethGuard,
@@ -11,6 +16,22 @@ use orch_tests::{
 
 const VIP: [u8; 4] = [10, 96, 213, 1];
 const SERVER_IP: [u8; 4] = [10, 213, 0, 2];
+
+/// The test Service: VIP:80/TCP → SERVER_IP:8080.
+fn service() -> ServicePort {
+    ServicePort {
+        frontend: Frontend {
+            ip: Ipv4Addr::from(VIP),
+            port: 80,
+            protocol: Protocol::Tcp,
+        },
+        name: PortName::default(),
+        endpoints: vec![Endpoint {
+            ip: Ipv4Addr::from(SERVER_IP),
+            port: 8080,
+        }],
+    }
+}
 
 /// Connects from inside `ns` with bash's /dev/tcp and returns the first line
 /// the peer sent, or the error text.
@@ -77,13 +98,12 @@ fn connect4_redirects_only_scoped_namespaces() {
         "a test namespace must have its own cookie"
     );
     lb.lb()
+        .maps()
         .scope_netns(cookie, 1)
         .expect("scoping the listed namespace");
-    lb.lb()
-        .set_service(
-            ServiceKey::new(VIP, 80, PROTO_TCP),
-            Backend::new(SERVER_IP, 8080),
-        )
+    let mut table = Table::new(1024);
+    table
+        .upsert(lb.lb().maps(), &service())
         .expect("programming the service");
 
     assert_eq!(
@@ -98,8 +118,8 @@ fn connect4_redirects_only_scoped_namespaces() {
     );
 
     // Removing the service stops the redirect at once.
-    lb.lb()
-        .remove_service(&ServiceKey::new(VIP, 80, PROTO_TCP))
+    table
+        .remove(lb.lb().maps(), &service().frontend)
         .expect("removing the service");
     assert!(
         fetch(&listed, VIP, 80).is_err(),
@@ -107,18 +127,21 @@ fn connect4_redirects_only_scoped_namespaces() {
     );
 
     // Detach: nothing of the program stays loaded, attached or pinned.
-    let id = lb.lb().program_id().expect("program id");
-    assert!(program_loaded(id));
+    let ids = lb.lb().program_ids().expect("program ids");
+    assert_eq!(ids.len(), 4, "connect4, sendmsg4, recvmsg4, getpeername4");
+    assert!(ids.iter().all(|id| program_loaded(*id)));
     let pins = lb.pin_dir().to_path_buf();
     assert!(
         pins.join(orch_proxy_common::MAP_SERVICES).exists(),
         "maps are pinned while loaded"
     );
     lb.teardown();
-    assert!(
-        !program_loaded(id),
-        "program {id} still loaded after teardown"
-    );
+    for id in ids {
+        assert!(
+            !program_loaded(id),
+            "program {id} still loaded after teardown"
+        );
+    }
     assert!(
         !pins.exists(),
         "pin directory {} left behind",
@@ -156,12 +179,9 @@ fn attach_to_child_cgroup_scopes_by_cgroup_too() {
         .attach(child.path())
         .expect("attaching connect4 to a child cgroup");
     let cookie = orch_proxy::sys::netns_cookie(&client.path()).expect("netns cookie");
-    lb.lb().scope_netns(cookie, 1).expect("scope");
-    lb.lb()
-        .set_service(
-            ServiceKey::new(VIP, 80, PROTO_TCP),
-            Backend::new(SERVER_IP, 8080),
-        )
+    lb.lb().maps().scope_netns(cookie, 1).expect("scope");
+    Table::new(1024)
+        .upsert(lb.lb().maps(), &service())
         .expect("service");
 
     assert!(

@@ -10,8 +10,11 @@ use crate::{build, step};
 
 /// Builds what the benchmarks need and runs `what` with `extra` arguments.
 pub fn run(what: &str, extra: &[String]) -> Result<()> {
-    if !matches!(what, "store" | "api" | "scheduler" | "all") {
-        bail!("unknown benchmark {what:?}: use store, api, scheduler or all");
+    if !matches!(what, "store" | "api" | "scheduler" | "proxy" | "all") {
+        bail!("unknown benchmark {what:?}: use store, api, scheduler, proxy or all");
+    }
+    if matches!(what, "proxy" | "all") {
+        crate::setup::ensure_packages(&["wrk"])?;
     }
     build::ebpf()?;
     let t = step::start("build: orch and orch-bench (release)");

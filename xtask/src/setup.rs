@@ -293,3 +293,24 @@ fn install_packages(packages: &[&str], kubectl: bool) -> Result<()> {
     }
     Ok(())
 }
+
+/// Installs Debian packages a benchmark needs (wrk, dnsperf, knot) when
+/// they are missing: with apt-get as root on Debian, else it says what to
+/// install.
+pub fn ensure_packages(packages: &[&'static str]) -> Result<()> {
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| !package_installed(p))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !is_debian() || !is_root() {
+        bail!(
+            "the benchmark needs these packages: apt-get install -y {}",
+            missing.join(" ")
+        );
+    }
+    install_packages(&missing, false)
+}

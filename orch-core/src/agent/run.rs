@@ -48,6 +48,8 @@ pub struct AgentConfig {
     pub max_pods: u32,
     /// The `orch` binary used as the containers' init shim.
     pub init_binary: PathBuf,
+    /// The Service proxy run in this agent (`None`: none).
+    pub proxy: Option<orch_proxy::cli::ProxyFlags>,
 }
 
 /// Runs the agent until an unrecoverable error.
@@ -94,6 +96,13 @@ pub async fn run(cfg: AgentConfig) -> Result<(), AgentError> {
     let ipam = Ipam::open(&cfg.data_dir.join("ipam.json"), pod_cidr)?;
     tracing::info!(node = %cfg.node_name, %pod_cidr, "pod network ready");
 
+    if let Some(flags) = &cfg.proxy {
+        spawn_proxy(
+            client.clone(),
+            flags.config(&cfg.node_name, nodenet.netns.clone()),
+        );
+    }
+
     let (services, writer) = reflector::store();
     let svc_api: Api<Service> = Api::all(client.clone());
     tokio::spawn(
@@ -129,7 +138,24 @@ pub async fn run(cfg: AgentConfig) -> Result<(), AgentError> {
     Ok(())
 }
 
-/// Removes everything of node `node`: its pods' processes, cgroups,
+/// Runs the node's Service proxy, restarting it with backoff if it fails.
+fn spawn_proxy(client: kube::Client, cfg: orch_proxy::run::ProxyConfig) {
+    let metrics = orch_proxy::run::ProxyMetrics::new();
+    tokio::spawn(async move {
+        crate::controllers::runtime::supervise("service-proxy", || {
+            orch_proxy::run::run(
+                client.clone(),
+                cfg.clone(),
+                metrics.clone(),
+                std::future::pending(),
+            )
+        })
+        .await;
+    });
+}
+
+/// Removes everything of node `node`: its Service proxy's programs and
+/// rules, its pods' processes, cgroups,
 /// namespaces and sandboxes; its node namespace and host routes (when
 /// simulated); and its pod state. The API objects are left alone.
 pub async fn teardown(
@@ -190,6 +216,10 @@ pub async fn teardown(
         // The shared parent goes with the last node (rmdir fails while
         // another node still has a group under it).
         let _ = std::fs::remove_dir(cg.join("orch"));
+    }
+    let proxy_netns = (simulate && netns::exists(&node_ns)).then(|| netns::path(&node_ns));
+    if let Err(e) = orch_proxy::run::select::cleanup(node, proxy_netns.as_deref()) {
+        tracing::warn!(error = %e, "removing the node's Service proxy programs and rules");
     }
     if simulate {
         nodenet::teardown_simulated(node, pod_cidr).await?;

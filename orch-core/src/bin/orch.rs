@@ -147,6 +147,12 @@ struct AgentArgs {
     /// Pods this node accepts.
     #[arg(long, default_value_t = 110)]
     max_pods: u32,
+    /// Don't run the Service proxy in this agent (run `orch-proxy`
+    /// separately, or none).
+    #[arg(long)]
+    no_proxy: bool,
+    #[command(flatten)]
+    proxy: orch_proxy::cli::ProxyFlags,
     #[command(flatten)]
     layout: LayoutArgs,
 }
@@ -182,6 +188,7 @@ async fn run_agent(a: AgentArgs) -> Result<()> {
         },
         max_pods: a.max_pods,
         init_binary: std::env::current_exe().context("locating the orch binary")?,
+        proxy: (!a.no_proxy).then(|| a.proxy.clone()),
     };
     tokio::select! {
         r = orch_core::agent::run(cfg) => r.context("the agent stopped"),

@@ -4,6 +4,8 @@
 //! drop, also when a test panics.
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use std::{
     net::TcpListener,
     path::{Path, PathBuf},

@@ -1,6 +1,7 @@
 //! Benchmarks run by `cargo xtask bench` through the `orch-bench` binary
 //! (never by `cargo xtask test`): `store` (embedded store vs a real etcd)
-//! and `api` (the `orch server` binary over HTTPS). Each prints a Markdown
+//! `api` (the `orch server` binary over HTTPS), `scheduler` and `proxy`
+//! (orch-proxy's programming latency and data path, in namespaces it creates). Each prints a Markdown
 //! report and writes it under `target/orch/bench/`. Every load is bounded
 //! in count and time, and all traffic stays on 127.0.0.1.
 pub mod api;
@@ -12,6 +13,7 @@ pub mod load;
 pub mod orch;
 pub mod process;
 pub mod prom;
+pub mod proxy;
 pub mod report;
 pub mod scheduler;
 pub mod store;

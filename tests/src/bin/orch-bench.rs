@@ -7,6 +7,7 @@ use anyhow::Result;
 use clap::{Parser, ValueEnum};
 use orch_tests::bench::{
     api::{self, ApiParams, Variant},
+    proxy::{self as proxybench, ProxyParams},
     scheduler::{self as sched, SchedulerParams},
     store::{self, StoreParams},
 };
@@ -16,6 +17,7 @@ enum What {
     Store,
     Api,
     Scheduler,
+    Proxy,
     All,
 }
 
@@ -83,6 +85,9 @@ struct Cli {
     /// Scheduler: time cap of each end-to-end phase, in seconds.
     #[arg(long, default_value_t = 120)]
     sched_cap_secs: u64,
+    /// Proxy: seconds per wrk run.
+    #[arg(long, default_value_t = 8)]
+    wrk_secs: u64,
     /// Time cap per measured phase, in seconds.
     #[arg(long, default_value_t = 30)]
     cap_secs: u64,
@@ -130,6 +135,14 @@ async fn main() -> Result<()> {
             cap: Duration::from_secs(cli.sched_cap_secs.max(1)),
         };
         sched::run(&p, &cli.orch, &cli.out).await?;
+    }
+    if matches!(cli.what, What::Proxy | What::All) {
+        let p = ProxyParams {
+            wrk_secs: cli.wrk_secs,
+            ..ProxyParams::default()
+        };
+        let (orch, out) = (cli.orch.clone(), cli.out.clone());
+        tokio::task::spawn_blocking(move || proxybench::run(&p, &orch, &out)).await??;
     }
     Ok(())
 }
