@@ -97,6 +97,12 @@ pub fn translate(ctx: &SockAddrContext, pick: Pick) -> Verdict {
     // of the program run.
     let (count, service_id) = unsafe { ((*svc).count, (*svc).service_id) };
     if count == 0 {
+        aya_log_ebpf::debug!(
+            ctx,
+            "refused {:i}:{}: no endpoints",
+            u32::from_be(key.address),
+            u16::from_be(key.port)
+        );
         // SAFETY: plain helper call; sets the errno the syscall returns.
         unsafe { bpf_set_retval(-ECONNREFUSED) };
         return Verdict::Refuse;
@@ -109,11 +115,18 @@ pub fn translate(ctx: &SockAddrContext, pick: Pick) -> Verdict {
     };
     let slot = (draw % u32::from(count)) as u16 + 1;
     let Some(slot_value) = ORCH_SERVICES.get_ptr(key.at(slot)) else {
+        aya_log_ebpf::warn!(ctx, "service {} has no slot {}", service_id, slot);
         return Verdict::Pass;
     };
     // SAFETY: as above, a map value pointer from a successful lookup.
     let backend_id = unsafe { (*slot_value).backend_id };
     let Some(backend) = ORCH_BACKENDS.get_ptr(backend_id) else {
+        aya_log_ebpf::warn!(
+            ctx,
+            "service {} points at missing backend {}",
+            service_id,
+            backend_id
+        );
         return Verdict::Pass;
     };
     // SAFETY: as above.

@@ -2,7 +2,10 @@
 //! `orch agent` (which runs the proxy in-process by default).
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use crate::run::{ModeChoice, ProxyConfig};
+use crate::{
+    ebpf::LogLevel,
+    run::{ModeChoice, ProxyConfig},
+};
 
 /// Proxy flags.
 #[derive(Debug, Clone, clap::Args)]
@@ -21,6 +24,14 @@ pub struct ProxyFlags {
     /// network namespace (`none` to disable).
     #[arg(long, default_value = "0.0.0.0:10249", value_parser = parse_addr)]
     pub proxy_metrics_addr: MetricsAddr,
+    /// eBPF-side diagnostics (aya-log) forwarded to the log: off, error,
+    /// warn, info or debug (every refused connection).
+    #[arg(long, default_value = "off", value_parser = parse_level)]
+    pub ebpf_log_level: LogLevel,
+}
+
+fn parse_level(s: &str) -> Result<LogLevel, String> {
+    s.parse()
 }
 
 /// An address to serve metrics on, or none.
@@ -50,6 +61,7 @@ impl ProxyFlags {
             capacity: self.map_capacity,
             resync_interval: Duration::from_secs(self.proxy_resync_seconds.max(1)),
             metrics_addr: self.proxy_metrics_addr.0,
+            ebpf_log_level: self.ebpf_log_level,
             ..ProxyConfig::new(node)
         }
     }

@@ -69,6 +69,9 @@ pub trait Dataplane: Send {
         Ok(Vec::new())
     }
 
+    /// Forwards data-path diagnostics (eBPF logs) to the proxy's log.
+    fn flush_diagnostics(&mut self) {}
+
     /// Removes every program, map, pin, chain and rule this mode installed.
     fn cleanup(self: Box<Self>) -> Result<(), ProxyError>;
 }

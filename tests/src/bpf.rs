@@ -17,11 +17,17 @@ impl SockLbGuard {
     /// Mounts bpffs if needed and loads the embedded object with its maps
     /// pinned under `/sys/fs/bpf/<unique>`.
     pub fn load() -> Self {
+        Self::load_with(LoadOptions::default())
+    }
+
+    /// Like [`SockLbGuard::load`], with other options (the pin directory is
+    /// always the guard's own).
+    pub fn load_with(opts: LoadOptions) -> Self {
         let bpffs = orch_proxy::cgroup::ensure_bpffs().expect("mounting bpffs");
         let pin_dir = bpffs.join(unique_name("otb"));
         let lb = SockLb::load(&LoadOptions {
             pin_dir: Some(pin_dir.clone()),
-            ..LoadOptions::default()
+            ..opts
         })
         .unwrap_or_else(|e| panic!("loading the socket load-balancer: {e}"));
         Self {

@@ -207,3 +207,66 @@ fn attach_to_child_cgroup_scopes_by_cgroup_too() {
     );
     lb.teardown();
 }
+
+/// Collects what the eBPF programs log (through aya-log and the `log`
+/// facade).
+struct Collect(std::sync::Mutex<Vec<String>>);
+
+impl log::Log for Collect {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("{} {}", record.level(), record.args()));
+    }
+    fn flush(&self) {}
+}
+
+static LOGS: Collect = Collect(std::sync::Mutex::new(Vec::new()));
+
+#[test]
+fn no_endpoints_refuses_at_once_and_logs_when_asked() {
+    if !require_root("loads eBPF at the cgroup v2 root and creates network namespaces") {
+        return;
+    }
+    let _ = log::set_logger(&LOGS);
+    log::set_max_level(log::LevelFilter::Trace);
+    let client = NetnsGuard::new("otl");
+    client.exec_ok(&["ip", "link", "set", "lo", "up"]);
+    let mut lb = SockLbGuard::load_with(orch_proxy::ebpf::LoadOptions {
+        log_level: orch_proxy::ebpf::LogLevel::Debug,
+        ..Default::default()
+    });
+    let root = orch_proxy::cgroup::cgroup2_root().expect("cgroup v2 is mounted");
+    lb.lb()
+        .attach(&root)
+        .expect("attaching at the cgroup v2 root");
+    let cookie = orch_proxy::sys::netns_cookie(&client.path()).expect("netns cookie");
+    lb.lb().maps().scope_netns(cookie, 1).expect("scope");
+    let mut empty = service();
+    empty.endpoints.clear();
+    Table::new(1024)
+        .upsert(lb.lb().maps(), &empty)
+        .expect("programming a Service without endpoints");
+
+    let vip = SocketAddr::from((VIP, 80));
+    let started = std::time::Instant::now();
+    let err = orch_proxy::sys::in_netns(&client.path(), move || {
+        std::net::TcpStream::connect_timeout(&vip, std::time::Duration::from_secs(3)).map(|_| ())
+    })
+    .expect_err("connected to a Service without endpoints");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+
+    lb.lb().flush_logs();
+    let logs = LOGS.0.lock().unwrap().clone();
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("refused 10.96.213.1:80: no endpoints")),
+        "eBPF log lines: {logs:?}"
+    );
+    lb.teardown();
+}

@@ -26,6 +26,9 @@ pub struct LoadOptions {
     pub pin_dir: Option<PathBuf>,
     /// Service ports and backends the maps hold.
     pub capacity: u32,
+    /// eBPF-side diagnostics (aya-log) at this level and above; off by
+    /// default.
+    pub log_level: LogLevel,
 }
 
 impl Default for LoadOptions {
@@ -33,16 +36,61 @@ impl Default for LoadOptions {
         Self {
             pin_dir: None,
             capacity: DEFAULT_CAPACITY,
+            log_level: LogLevel::Off,
         }
     }
 }
 
+/// Level of the programs' own diagnostics (aya-log), forwarded to the
+/// proxy's log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum LogLevel {
+    /// Nothing (the default): the programs skip every log statement.
+    #[default]
+    Off = 0,
+    /// Errors.
+    Error = 1,
+    /// Warnings: inconsistent maps.
+    Warn = 2,
+    /// Information.
+    Info = 3,
+    /// Debug: every refused connection.
+    Debug = 4,
+}
+
+impl std::str::FromStr for LogLevel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "off" => Self::Off,
+            "error" => Self::Error,
+            "warn" => Self::Warn,
+            "info" => Self::Info,
+            "debug" => Self::Debug,
+            other => {
+                return Err(format!(
+                    "eBPF log level {other:?} is not one of off, error, warn, info, debug"
+                ))
+            }
+        })
+    }
+}
+
 /// A loaded (and possibly attached) socket load-balancer.
-#[derive(Debug)]
 pub struct SockLb {
     ebpf: Ebpf,
     maps: Maps,
     pin_dir: Option<PathBuf>,
+    logger: Option<aya_log::EbpfLogger<&'static dyn log::Log>>,
+}
+
+impl std::fmt::Debug for SockLb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SockLb")
+            .field("pin_dir", &self.pin_dir)
+            .field("logging", &self.logger.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl SockLb {
@@ -72,7 +120,18 @@ impl SockLb {
         for (name, path) in &pins {
             loader.map_pin_path(name, path.as_path());
         }
+        let level = opts.log_level as u8;
+        loader.override_global("AYA_LOG_LEVEL", &level, false);
         let mut ebpf = loader.load(OBJECT)?;
+        let logger = match opts.log_level {
+            LogLevel::Off => None,
+            _ => Some(
+                aya_log::EbpfLogger::init(&mut ebpf).map_err(|e| ProxyError::Link {
+                    name: "AYA_LOGS",
+                    detail: format!("starting the eBPF logger: {e}"),
+                })?,
+            ),
+        };
         for name in PROGRAMS {
             program(&mut ebpf, name)?
                 .load()
@@ -83,6 +142,7 @@ impl SockLb {
             ebpf,
             maps,
             pin_dir: opts.pin_dir.clone(),
+            logger,
         })
     }
 
@@ -132,6 +192,13 @@ impl SockLb {
             .collect()
     }
 
+    /// Forwards the programs' pending diagnostics to the proxy's log.
+    pub fn flush_logs(&mut self) {
+        if let Some(l) = &mut self.logger {
+            l.flush();
+        }
+    }
+
     /// The maps.
     pub fn maps(&mut self) -> &mut Maps {
         &mut self.maps
@@ -145,8 +212,9 @@ impl SockLb {
             ebpf,
             maps,
             pin_dir,
+            logger,
         } = self;
-        drop((maps, ebpf));
+        drop((logger, maps, ebpf));
         match pin_dir {
             Some(dir) => remove_pins(&dir),
             None => Ok(()),

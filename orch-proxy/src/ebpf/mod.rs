@@ -8,5 +8,5 @@ pub mod object;
 pub mod sockdiag;
 pub mod table;
 
-pub use loader::{LoadOptions, SockLb};
+pub use loader::{LoadOptions, LogLevel, SockLb};
 pub use mode::{cleanup_node, dump_pinned, Ebpf, EbpfOptions};

@@ -9,7 +9,7 @@ use crate::{
     cgroup,
     dataplane::{Dataplane, Mode},
     ebpf::{
-        loader::{LoadOptions, SockLb},
+        loader::{LoadOptions, LogLevel, SockLb},
         maps::Maps,
         sockdiag,
         table::Table,
@@ -32,6 +32,8 @@ pub struct EbpfOptions {
     pub capacity: u32,
     /// The cgroup v2 directory to attach at (default: the root).
     pub cgroup: Option<PathBuf>,
+    /// The programs' own diagnostics (off by default).
+    pub log_level: LogLevel,
 }
 
 /// The eBPF data path of one node.
@@ -51,6 +53,7 @@ impl Ebpf {
         let mut lb = SockLb::load(&LoadOptions {
             pin_dir: Some(pin_dir(&bpffs, &opts.node)),
             capacity: opts.capacity,
+            log_level: opts.log_level,
         })?;
         let table = Table::read_back(lb.maps(), opts.capacity)?;
         let root = match &opts.cgroup {
@@ -180,6 +183,10 @@ impl Dataplane for Ebpf {
             out.push((p, n));
         }
         Ok(out)
+    }
+
+    fn flush_diagnostics(&mut self) {
+        self.lb.flush_logs();
     }
 
     fn cleanup(self: Box<Self>) -> Result<(), ProxyError> {

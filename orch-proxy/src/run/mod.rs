@@ -55,6 +55,8 @@ pub struct ProxyConfig {
     pub resync_interval: Duration,
     /// Where to serve `/metrics` and `/healthz` (inside the node netns).
     pub metrics_addr: Option<SocketAddr>,
+    /// eBPF-side diagnostics forwarded to the log (off by default).
+    pub ebpf_log_level: crate::ebpf::LogLevel,
 }
 
 impl ProxyConfig {
@@ -67,6 +69,7 @@ impl ProxyConfig {
             capacity: orch_proxy_common::DEFAULT_CAPACITY,
             resync_interval: Duration::from_secs(30),
             metrics_addr: None,
+            ebpf_log_level: crate::ebpf::LogLevel::Off,
         }
     }
 }
@@ -94,7 +97,13 @@ pub async fn run(
     metrics: ProxyMetrics,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ProxyError> {
-    let mut dp = select::start(cfg.mode, &cfg.node_name, cfg.netns.as_deref(), cfg.capacity)?;
+    let mut dp = select::start(
+        cfg.mode,
+        &cfg.node_name,
+        cfg.netns.as_deref(),
+        cfg.capacity,
+        cfg.ebpf_log_level,
+    )?;
     tracing::info!(node = %cfg.node_name, mode = %dp.mode(), "service proxy started");
     metrics.set_mode(dp.mode().as_str());
     let own_netns = cfg
@@ -159,6 +168,7 @@ pub async fn run(
                     last_resync = Instant::now();
                 }
                 lp.scope.retry(lp.dp);
+                lp.dp.flush_diagnostics();
                 lp.flush();
                 lp.publish_connections();
             }

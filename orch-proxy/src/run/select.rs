@@ -5,7 +5,7 @@ use std::{path::Path, str::FromStr};
 
 use crate::{
     dataplane::Dataplane,
-    ebpf::{self, Ebpf, EbpfOptions},
+    ebpf::{self, Ebpf, EbpfOptions, LogLevel},
     iptables::{self, Iptables},
     ProxyError,
 };
@@ -43,11 +43,13 @@ pub fn start(
     node: &str,
     netns: Option<&Path>,
     capacity: u32,
+    log_level: LogLevel,
 ) -> Result<Box<dyn Dataplane>, ProxyError> {
     let opts = EbpfOptions {
         node: node.to_string(),
         capacity,
         cgroup: None,
+        log_level,
     };
     match choice {
         ModeChoice::Ebpf => start_ebpf(&opts, netns),

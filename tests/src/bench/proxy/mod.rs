@@ -90,6 +90,7 @@ fn start_ebpf(node: &str, t: &Topology) -> Result<Cleanup> {
         node: node.to_string(),
         capacity: orch_proxy_common::DEFAULT_CAPACITY,
         cgroup: None,
+        log_level: ebpf::LogLevel::Off,
     })
     .context("starting eBPF mode")?;
     dp.scope("client", &t.client.path())?;
