@@ -249,11 +249,12 @@ impl Loop<'_> {
                 }
             },
             Ev::Pod(e) => match *e {
-                watcher::Event::Init => {}
+                watcher::Event::Init => self.scope.begin_list(),
                 watcher::Event::InitApply(p) | watcher::Event::Apply(p) => {
                     self.scope.apply(self.dp, &p);
                 }
                 watcher::Event::InitDone => {
+                    self.scope.end_list(self.dp);
                     self.lists.synced[2] = true;
                     self.relisted();
                 }
