@@ -2,11 +2,13 @@
 //!
 //! It programs Service ClusterIP load-balancing into the kernel: socket-level
 //! eBPF programs at the cgroup v2 `sock_addr` hooks ([`ebpf`]), scoped by
-//! network-namespace cookie to one node's namespaces.
+//! network-namespace cookie to one node's namespaces; or, as a fallback,
+//! kube-proxy–style nat chains ([`iptables`]).
 pub mod cgroup;
 pub mod dataplane;
 pub mod ebpf;
 pub mod error;
+pub mod iptables;
 pub mod model;
 pub mod sys;
 
