@@ -64,21 +64,19 @@ fn service_port(nat: &Table, rule: &str) -> Option<ServicePort> {
     let protocol = Protocol::parse(&option(&t, "-p")?.to_ascii_uppercase())?;
     let port: u16 = option(&t, "--dport")?.parse().ok()?;
     let name = parse_port_name(option(&t, "--comment")?);
-    let target = option(&t, "-j")?;
-    let mut endpoints = Vec::new();
-    if target != NO_ENDPOINTS {
-        if !target.starts_with(SVC_PREFIX) {
-            return None;
-        }
-        for pick in nat.rules(target) {
-            let Some(sep) = self::target(pick) else {
-                continue;
-            };
-            endpoints.extend(nat.rules(sep).iter().filter_map(|r| dnat(r)));
-        }
-        endpoints.sort();
-        endpoints.dedup();
+    let svc = option(&t, "-j")?;
+    if !svc.starts_with(SVC_PREFIX) {
+        return None;
     }
+    let mut endpoints = Vec::new();
+    for pick in nat.rules(svc) {
+        match target(pick) {
+            Some(NO_ENDPOINTS) | None => {}
+            Some(sep) => endpoints.extend(nat.rules(sep).iter().filter_map(|r| dnat(r))),
+        }
+    }
+    endpoints.sort();
+    endpoints.dedup();
     Some(ServicePort {
         frontend: Frontend { ip, port, protocol },
         name,

@@ -10,13 +10,16 @@
 //!   endpoint itself) for masquerade and DNATs to the endpoint.
 //! - nat `POSTROUTING` jumps to `ORCH-POSTROUTING`, which masquerades
 //!   packets carrying the [`MASQ_MARK`] bit.
-//! - A Service port without endpoints jumps from nat `ORCH-SERVICES` to
+//! - The `ORCH-SVC-…` chain of a Service port without endpoints jumps to
 //!   `ORCH-NO-ENDPOINTS`, which REDIRECTs the packet to the node itself, and
 //!   filter `ORCH-SERVICES` (from `INPUT`, `FORWARD`, `OUTPUT`, new
 //!   connections only) REJECTs it by its original destination. The
 //!   REDIRECT makes the packet reach the filter table even where the node
 //!   routes the service CIDR to `unreachable`: routing a packet that is
 //!   still addressed to the VIP would drop it before any filter hook.
+//!   Keeping the Service chain (instead of jumping to `ORCH-NO-ENDPOINTS`
+//!   from `ORCH-SERVICES`) means gaining or losing all endpoints rewrites
+//!   that chain only, never a rule of `ORCH-SERVICES`.
 use std::fmt::Write as _;
 
 use super::{
@@ -100,9 +103,13 @@ fn port(rs: &mut Ruleset, port: &ServicePort) {
     let name = port.name.to_string();
     let fe = &port.frontend;
     let proto = fe.protocol.lower();
+    let svc = svc_chain(&port.name, fe.protocol);
+    rs.nat.insert(SERVICES, services_rule(fe, &name, &svc));
     if port.endpoints.is_empty() {
-        rs.nat
-            .insert(SERVICES, services_rule(fe, &name, NO_ENDPOINTS));
+        rs.nat.push(
+            &svc,
+            format!("-m comment --comment \"{name} has no endpoints\" -j {NO_ENDPOINTS}"),
+        );
         rs.filter.insert(
             SERVICES,
             format!(
@@ -112,8 +119,6 @@ fn port(rs: &mut Ruleset, port: &ServicePort) {
         );
         return;
     }
-    let svc = svc_chain(&port.name, fe.protocol);
-    rs.nat.insert(SERVICES, services_rule(fe, &name, &svc));
     let n = port.endpoints.len();
     for (i, ep) in port.endpoints.iter().enumerate() {
         let sep = sep_chain(&port.name, fe.protocol, ep);
@@ -295,12 +300,17 @@ pub(crate) mod tests {
     fn port_without_endpoints_is_redirected_and_rejected() {
         let p = sample(7, Protocol::Udp, &[]);
         let rs = fragment([&p]);
+        let svc = svc_chain(&p.name, Protocol::Udp);
         let Some(Chain::Unordered(nat)) = rs.nat.chains.get(SERVICES) else {
             panic!("no nat ORCH-SERVICES");
         };
         assert_eq!(
             nat.keys().collect::<Vec<_>>(),
-            ["-d 10.96.0.7/32 -p udp -m comment --comment \"default/web7:http\" -m udp --dport 80 -j ORCH-NO-ENDPOINTS"]
+            [&format!("-d 10.96.0.7/32 -p udp -m comment --comment \"default/web7:http\" -m udp --dport 80 -j {svc}")]
+        );
+        assert_eq!(
+            rs.nat.rules(&svc),
+            ["-m comment --comment \"default/web7:http has no endpoints\" -j ORCH-NO-ENDPOINTS"]
         );
         let Some(Chain::Unordered(filter)) = rs.filter.chains.get(SERVICES) else {
             panic!("no filter ORCH-SERVICES");
@@ -309,7 +319,7 @@ pub(crate) mod tests {
             filter.keys().collect::<Vec<_>>(),
             ["-p udp -m conntrack --ctorigdst 10.96.0.7 --ctorigdstport 80 -m comment --comment \"default/web7:http has no endpoints\" -j REJECT --reject-with icmp-port-unreachable"]
         );
-        assert_eq!(rs.nat.chains.len(), 1, "no per-port chains");
+        assert_eq!(rs.nat.chains.len(), 2, "no endpoint chains");
     }
 
     #[test]
