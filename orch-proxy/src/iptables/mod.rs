@@ -1,6 +1,25 @@
 //! iptables mode: kube-proxy–style nat chains, the fallback data path when
 //! eBPF is not available (or when forced).
 //!
+//! Chains (all owned by orch, all named `ORCH-…`):
+//! - nat `PREROUTING` and `OUTPUT` jump to `ORCH-SERVICES`, which has one
+//!   rule per Service port matching VIP, protocol and port, jumping to
+//!   `ORCH-SVC-<hash of port name and protocol>`; that chain picks one
+//!   `ORCH-SEP-<hash>` per endpoint with `statistic --mode random`
+//!   (probability 1/n, 1/(n-1), …, the last one unconditional); each
+//!   `ORCH-SEP-…` marks hairpin traffic (source is the endpoint itself) with
+//!   `ORCH-MARK-MASQ` (bit 0x4000) and DNATs to the endpoint. Comments carry
+//!   the port name, so [`Dataplane::dump`] reads the table back.
+//! - nat `POSTROUTING` jumps to `ORCH-POSTROUTING`, which masquerades
+//!   marked packets: a pod reaches itself through its Service.
+//! - The Service chain of a port without endpoints jumps to
+//!   `ORCH-NO-ENDPOINTS`, which REDIRECTs the packet to the node itself,
+//!   where filter `ORCH-SERVICES` (from `INPUT`, `FORWARD` and `OUTPUT`, new
+//!   connections only) REJECTs it by its original destination with ICMP
+//!   port unreachable: the client gets ECONNREFUSED at once. Without the
+//!   REDIRECT a packet still addressed to the VIP would die at the node's
+//!   `unreachable` route for the service CIDR before any filter hook.
+//!
 //! Every command (`iptables-restore`, `iptables-save`, `conntrack`) runs in
 //! the node's network namespace. Rules are written with
 //! `iptables-restore --noflush`, which touches only the chains and rules
@@ -9,7 +28,7 @@
 //! [`Dataplane::resync`] reads the live rules back and rewrites whatever
 //! differs from the whole table (missing, changed or stale chains and
 //! rules), so a restart or drift converges without disturbing what is
-//! right. See [`render`] for the chain layout.
+//! right. UDP conntrack entries of endpoints that left are deleted.
 //!
 //! The public surface is [`Iptables`] (its constructor and the
 //! [`Dataplane`] methods) and [`cleanup_netns`].
@@ -33,12 +52,13 @@ use std::{
 pub use cleanup::cleanup_netns;
 
 use self::{
+    ruleset::Ruleset,
     state::{Staged, State},
     tool::Tools,
 };
 use crate::{
     dataplane::{Dataplane, Mode},
-    model::{Change, Endpoint, Frontend, Protocol, ServicePort},
+    model::{Change, Endpoint, Protocol, ServicePort},
     ProxyError,
 };
 
@@ -71,6 +91,7 @@ impl Iptables {
     pub fn new(netns: Option<PathBuf>) -> Result<Self, ProxyError> {
         let tools = Tools::locate(true)?;
         restore::probe(&tools, netns.as_deref())?;
+        warn_if_bridged_traffic_skips_iptables(netns.as_deref());
         Ok(Self {
             netns,
             tools,
@@ -83,13 +104,16 @@ impl Iptables {
         self.netns.as_deref()
     }
 
-    /// Makes the live rules match `ports`; returns the UDP flows that the
-    /// rewrite left pointing at endpoints that are gone.
-    fn converge(
-        &self,
-        ports: &BTreeMap<Frontend, ServicePort>,
-    ) -> Result<Vec<StaleFlows>, ProxyError> {
-        let live = restore::read_live(&self.tools, self.netns())?;
+    /// Makes the live rules (read now unless given) match the state;
+    /// returns the UDP flows that the rewrite left pointing at endpoints
+    /// that are gone.
+    fn converge(&self, live: Option<Ruleset>) -> Result<Vec<StaleFlows>, ProxyError> {
+        let live = match live {
+            Some(live) => live,
+            None => restore::read_live(&self.tools, self.netns())?,
+        };
+        let empty = BTreeMap::new();
+        let ports = self.state.as_ref().map_or(&empty, |s| &s.ports);
         let plan = plan::diff(&live, &render::full(ports.values()));
         if !plan.is_empty() {
             let runs = restore::execute(&self.tools, self.netns(), &plan)?;
@@ -117,6 +141,27 @@ impl Iptables {
             }
         }
         first.map_or(Ok(()), Err)
+    }
+}
+
+/// Pods on one bridge reach each other at layer 2: the reply of an endpoint
+/// to a client on the same bridge is only un-DNATed (its source turned back
+/// into the VIP) when bridged traffic passes through iptables
+/// (`br_netfilter`, on by default in every namespace where it is built in).
+fn warn_if_bridged_traffic_skips_iptables(netns: Option<&Path>) {
+    const KEY: &str = "/proc/sys/net/bridge/bridge-nf-call-iptables";
+    let read = || std::fs::read_to_string(KEY);
+    let value = match netns {
+        None => read(),
+        Some(ns) => crate::sys::in_netns(ns, read),
+    };
+    if !matches!(value.as_deref().map(str::trim), Ok("1")) {
+        tracing::warn!(
+            sysctl = KEY,
+            value = ?value,
+            "bridged traffic skips iptables here: Services whose client and endpoint share a \
+             bridge will not get replies from the VIP"
+        );
     }
 }
 
@@ -179,15 +224,14 @@ impl Dataplane for Iptables {
         if changes.is_empty() {
             return Ok(());
         }
-        let state = match self.state.take() {
-            Some(state) => state,
-            None => {
-                let live = restore::read_live(&self.tools, self.netns())?;
-                self.in_sync = false;
-                adopt(dump::service_ports(&live.nat))
-            }
-        };
-        let state = self.state.insert(state);
+        let mut live = None;
+        if self.state.is_none() {
+            let rules = restore::read_live(&self.tools, self.netns())?;
+            self.state = Some(adopt(dump::service_ports(&rules.nat)));
+            self.in_sync = false;
+            live = Some(rules);
+        }
+        let state = self.state.get_or_insert_with(State::default);
         let staged: Staged = state.stage(changes)?;
         let old = render::fragment(staged.ports.keys().filter_map(|fe| state.ports.get(fe)));
         let new = render::fragment(staged.ports.values().flatten());
@@ -195,12 +239,8 @@ impl Dataplane for Iptables {
         let mut stale = Vec::new();
         for change in changes {
             if let Change::Upsert { port, removed } = change {
-                stale_flows(
-                    state.ports.get(&port.frontend),
-                    Some(port),
-                    removed,
-                    &mut stale,
-                );
+                let old = state.ports.get(&port.frontend);
+                stale_flows(old, Some(port), removed, &mut stale);
             }
         }
         for (fe, port) in &staged.ports {
@@ -209,16 +249,15 @@ impl Dataplane for Iptables {
             }
         }
         state.commit(staged);
-        if self.in_sync {
-            if let Err(e) = restore::execute(&self.tools, self.netns(), &plan) {
-                tracing::warn!(error = %e, "incremental iptables update failed; rewriting from the live rules");
-                self.in_sync = false;
-            }
-        }
-        if !self.in_sync {
-            let ports = self.state.as_ref().map(|s| &s.ports);
-            let more = self.converge(ports.unwrap_or(&BTreeMap::new()))?;
-            stale.extend(more);
+        let written = self.in_sync
+            && restore::execute(&self.tools, self.netns(), &plan)
+                .inspect_err(|e| {
+                    tracing::warn!(error = %e, "incremental iptables update failed; rewriting from the live rules");
+                })
+                .is_ok();
+        if !written {
+            self.in_sync = false;
+            stale.extend(self.converge(live)?);
             self.in_sync = true;
         }
         stale.sort();
@@ -231,10 +270,9 @@ impl Dataplane for Iptables {
     /// `ORCH-SERVICES` and the built-in chains, and `ORCH-` chains that
     /// should not exist.
     fn resync(&mut self, table: &[ServicePort]) -> Result<(), ProxyError> {
-        let state = State::from_ports(table)?;
+        self.state = Some(State::from_ports(table)?);
         self.in_sync = false;
-        let stale = self.converge(&state.ports)?;
-        self.state = Some(state);
+        let stale = self.converge(None)?;
         self.in_sync = true;
         self.flush(&stale)
     }

@@ -1,25 +1,12 @@
 //! Pure rendering of Service ports into orch's chains and rules
-//! ([`Ruleset`]), in the exact form `iptables-save` prints them.
+//! ([`Ruleset`]), in the exact form `iptables-save` prints them, so a
+//! desired rule and a live one compare as strings. The layout is described
+//! in the [parent module](super).
 //!
-//! Layout (kube-proxy's, with orch's names):
-//! - nat `PREROUTING` and `OUTPUT` jump to `ORCH-SERVICES`, which has one
-//!   rule per Service port matching VIP, protocol and port, jumping to
-//!   `ORCH-SVC-…`; that chain picks one `ORCH-SEP-…` per endpoint with
-//!   `statistic --mode random` (probability 1/n, 1/(n-1), …, last one
-//!   unconditional); each `ORCH-SEP-…` marks hairpin traffic (source is the
-//!   endpoint itself) for masquerade and DNATs to the endpoint.
-//! - nat `POSTROUTING` jumps to `ORCH-POSTROUTING`, which masquerades
-//!   packets carrying the [`MASQ_MARK`] bit.
-//! - The `ORCH-SVC-…` chain of a Service port without endpoints jumps to
-//!   `ORCH-NO-ENDPOINTS`, which REDIRECTs the packet to the node itself, and
-//!   filter `ORCH-SERVICES` (from `INPUT`, `FORWARD`, `OUTPUT`, new
-//!   connections only) REJECTs it by its original destination. The
-//!   REDIRECT makes the packet reach the filter table even where the node
-//!   routes the service CIDR to `unreachable`: routing a packet that is
-//!   still addressed to the VIP would drop it before any filter hook.
-//!   Keeping the Service chain (instead of jumping to `ORCH-NO-ENDPOINTS`
-//!   from `ORCH-SERVICES`) means gaining or losing all endpoints rewrites
-//!   that chain only, never a rule of `ORCH-SERVICES`.
+//! A port without endpoints keeps its `ORCH-SVC-…` chain, which then jumps
+//! to `ORCH-NO-ENDPOINTS`, rather than a rule in `ORCH-SERVICES` jumping
+//! there directly: gaining or losing all endpoints rewrites that chain
+//! only, never a rule of `ORCH-SERVICES`.
 use std::fmt::Write as _;
 
 use super::{
