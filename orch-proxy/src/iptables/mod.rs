@@ -67,7 +67,8 @@ use crate::{
 pub struct Iptables {
     netns: Option<PathBuf>,
     tools: Tools,
-    /// What is programmed; `None` until the first resync or apply.
+    /// The table the rules must implement; `None` until the first resync
+    /// or apply.
     state: Option<State>,
     /// Whether the live rules are known to match `state`. When a write
     /// fails half-way they may not, and the next call rewrites from the
