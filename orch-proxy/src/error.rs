@@ -54,6 +54,30 @@ pub enum ProxyError {
         #[source]
         source: std::io::Error,
     },
+    /// A program the iptables mode runs is not installed.
+    #[error("`{tool}` was not found in PATH or the sbin directories: install the `{package}` package (apt-get install {package})")]
+    ToolMissing {
+        /// The program.
+        tool: &'static str,
+        /// The Debian package that has it.
+        package: &'static str,
+    },
+    /// An iptables or conntrack command failed.
+    #[error("{what} failed: {detail}")]
+    Iptables {
+        /// The command, or what it was doing.
+        what: String,
+        /// What the tool printed, and its exit status.
+        detail: String,
+    },
+    /// A Service port the data path cannot program.
+    #[error("service port {port}: {reason}")]
+    InvalidPort {
+        /// The frontend and port name.
+        port: String,
+        /// Why it was refused.
+        reason: String,
+    },
 }
 
 impl ProxyError {

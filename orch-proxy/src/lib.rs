@@ -2,7 +2,8 @@
 //!
 //! It programs Service ClusterIP load-balancing into the kernel: socket-level
 //! eBPF programs at the cgroup v2 `sock_addr` hooks ([`ebpf`]), scoped by
-//! network-namespace cookie to one node's namespaces.
+//! network-namespace cookie to one node's namespaces; or, as a fallback,
+//! kube-proxy–style nat chains ([`iptables`]).
 pub mod cgroup;
 pub mod cli;
 pub mod dataplane;
