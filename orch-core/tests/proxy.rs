@@ -137,8 +137,8 @@ fn histogram(names: &[String]) -> BTreeMap<String, usize> {
 /// socket reports and the identity line the backend sent.
 fn tcp_identity(netns: &Path, vip: SocketAddr) -> std::io::Result<(SocketAddr, String)> {
     in_netns(netns, move || {
-        let mut s = TcpStream::connect_timeout(&vip, Duration::from_secs(2))?;
-        s.set_read_timeout(Some(Duration::from_secs(2)))?;
+        let mut s = TcpStream::connect_timeout(&vip, Duration::from_secs(5))?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))?;
         let peer = s.peer_addr()?;
         s.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
         let mut body = String::new();
@@ -197,6 +197,18 @@ async fn create_service(c: &Client, name: &str, selector: &str) -> Ipv4Addr {
         .await
         .unwrap();
     cluster_ip(c, name).await
+}
+
+/// Polls `f` for up to `secs` seconds.
+fn wait_until(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    false
 }
 
 fn node_netns(node: &str) -> String {
@@ -460,20 +472,19 @@ async fn service_vips_balance_in_both_modes() {
     wait_mode(&n1, "iptables").await;
     wait_mode(&n2, "iptables").await;
     for n in [&n1, &n2] {
-        assert!(
-            !pins(n).exists(),
-            "eBPF pins of {n} left after switching to iptables"
-        );
-        assert!(
-            orch_chains(n).contains("ORCH-SERVICES"),
-            "no ORCH chains in {n}"
-        );
+        assert!(!pins(n).exists(), "eBPF pins of {n} left after switching to iptables");
+        wait_for(&format!("ORCH chains in {n}"), 30, async || {
+            orch_chains(n).contains("ORCH-SERVICES").then_some(())
+        })
+        .await;
     }
     // Give the fresh proxies their first sync.
-    wait_for("iptables mode to serve the VIP", 30, async || {
-        (curl_names(&client, vip, 1) != ["FAIL"]).then_some(())
-    })
-    .await;
+    let served = wait_until(30, || curl_names(&client, vip, 1) != ["FAIL"]);
+    assert!(
+        served,
+        "iptables mode does not serve the VIP; node 1 rules:\n{}",
+        orch_chains(&n1)
+    );
     check_data_path(&c, "iptables", &client, vip, empty_vip).await;
 
     // And back to eBPF: no ORCH chains left.

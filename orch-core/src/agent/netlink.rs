@@ -12,7 +12,9 @@ use std::{
 use futures::TryStreamExt;
 use rtnetlink::{
     packet_route::{
-        link::{LinkAttribute, LinkMessage},
+        link::{
+            InfoBridgePort, InfoPortData, InfoPortKind, LinkAttribute, LinkInfo, LinkMessage,
+        },
         route::{RouteAddress, RouteAttribute, RouteMessage, RouteType},
         AddressFamily,
     },
@@ -196,6 +198,22 @@ impl Net {
             LinkUnspec::new_with_index(idx).controller(bridge).build(),
         )
         .await
+    }
+
+    /// Turns on hairpin mode on bridge port `name`, so a frame the bridge
+    /// sends back out of the port it came in on (a pod reaching itself
+    /// through a Service that iptables rewrote) is delivered.
+    pub async fn set_hairpin(&self, name: &str) -> io::Result<()> {
+        let idx = self.must_index(name).await?;
+        let mut msg = LinkUnspec::new_with_index(idx).build();
+        msg.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::PortKind(InfoPortKind::Bridge),
+            LinkInfo::PortData(InfoPortData::BridgePort(vec![
+                InfoBridgePort::HairpinMode(true),
+            ])),
+        ]));
+        self.set(&format!("setting hairpin mode on {name}"), msg)
+            .await
     }
 
     /// Adds `ip/prefix` to `name` unless present.

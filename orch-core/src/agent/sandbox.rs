@@ -131,6 +131,7 @@ pub async fn create(
             .await?
             .ok_or_else(|| io::Error::other("the pod bridge is missing: no pod CIDR yet"))?;
         node.net.set_master(&host_side, bridge).await?;
+        node.net.set_hairpin(&host_side).await?;
         node.net.set_up(&host_side).await?;
         node.net.move_to(&pod_side, &path).await?;
         pod_net.rename(&pod_side, "eth0").await?;

@@ -106,7 +106,10 @@ impl Agent {
         self.child = Some(
             Command::new(ORCH)
                 .args(&self.args)
-                .env("RUST_LOG", "warn")
+                .env(
+                    "RUST_LOG",
+                    std::env::var("ORCH_TEST_AGENT_LOG").unwrap_or_else(|_| "warn".into()),
+                )
                 .stdin(Stdio::null())
                 .spawn()
                 .unwrap(),
