@@ -234,3 +234,131 @@ fn negative(query: &[u8], q: &Query, rcode: u16, soa: &[u8], out: &mut Vec<u8>) 
         rcode,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use hickory_server::proto::op::Message;
+
+    use super::*;
+    use crate::{cluster::ClusterState, config::Settings};
+
+    fn setup() -> (Arc<Table>, Arc<Zones>) {
+        let zones = Arc::new(Zones::new(&Settings::local("127.0.0.1:0".parse().unwrap())));
+        let table = Arc::new(Table::new());
+        let mut state = ClusterState::new(table.clone(), zones.clone());
+        let svc = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"clusterIP": "10.96.0.20", "ports": [{"name": "http", "port": 80}]}
+        }))
+        .unwrap();
+        state.apply_service(&svc);
+        (table, zones)
+    }
+
+    fn query(name: &str, qtype: u16, edns: Option<u16>) -> Vec<u8> {
+        let mut p = vec![
+            0xab,
+            0xcd,
+            0x01,
+            0x10,
+            0,
+            1,
+            0,
+            0,
+            0,
+            0,
+            0,
+            u8::from(edns.is_some()),
+        ];
+        for l in name.split('.').filter(|l| !l.is_empty()) {
+            p.push(l.len() as u8);
+            p.extend_from_slice(l.as_bytes());
+        }
+        p.extend_from_slice(&[0]);
+        p.extend_from_slice(&qtype.to_be_bytes());
+        p.extend_from_slice(&[0, 1]);
+        if let Some(s) = edns {
+            p.extend_from_slice(&[0, 0, 41]);
+            p.extend_from_slice(&s.to_be_bytes());
+            p.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+        }
+        p
+    }
+
+    #[test]
+    fn answers_from_templates_with_the_query_header() {
+        let (table, zones) = setup();
+        let mut out = Vec::new();
+        let q = query("Web.Default.svc.cluster.local", 1, Some(4096));
+        assert_eq!(
+            answer(&q, &mut out, &table, &zones),
+            Fast::Answered { qtype: 1, rcode: 0 }
+        );
+        let m = Message::from_vec(&out).unwrap();
+        assert_eq!(m.metadata.id, 0xabcd);
+        assert!(m.metadata.recursion_desired && m.metadata.checking_disabled);
+        assert!(m.metadata.authoritative && !m.metadata.truncation);
+        assert_eq!(
+            m.queries[0].name().to_ascii(),
+            "Web.Default.svc.cluster.local."
+        );
+        assert_eq!(m.answers.len(), 1);
+        assert_eq!(m.edns.as_ref().map(|e| e.max_payload()), Some(MAX_UDP));
+
+        let q = query("nope.cluster.local", 1, None);
+        assert_eq!(
+            answer(&q, &mut out, &table, &zones),
+            Fast::Answered { qtype: 1, rcode: 3 }
+        );
+        let m = Message::from_vec(&out).unwrap();
+        assert_eq!(m.authorities.len(), 1);
+        assert!(m.edns.is_none());
+
+        for slow in [
+            query("example.com", 1, None),
+            query("1-2-3-4.default.pod.cluster.local", 1, None),
+            query("web.default.svc.cluster.local", 255, None),
+        ] {
+            assert_eq!(answer(&slow, &mut out, &table, &zones), Fast::Slow);
+        }
+        assert_eq!(answer(&[1, 2, 3], &mut out, &table, &zones), Fast::Drop);
+    }
+
+    #[test]
+    fn random_mutations_never_panic_and_answers_decode() {
+        let (table, zones) = setup();
+        let seeds = [
+            query("web.default.svc.cluster.local", 1, Some(1232)),
+            query("_http._tcp.web.default.svc.cluster.local", 33, None),
+            query("x.cluster.local", 28, Some(512)),
+        ];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut out = Vec::new();
+        for i in 0..200_000 {
+            let mut p = seeds[i % seeds.len()].clone();
+            for _ in 0..1 + next() % 4 {
+                let at = (next() as usize) % p.len();
+                p[at] ^= 1 << (next() % 8);
+            }
+            if next() % 5 == 0 {
+                let n = (next() as usize) % p.len();
+                p.truncate(n);
+            }
+            if let Fast::Answered { .. } = answer(&p, &mut out, &table, &zones) {
+                let m = Message::from_vec(&out)
+                    .unwrap_or_else(|e| panic!("answer to {p:?} does not decode: {e}"));
+                assert_eq!(out[..2], p[..2]);
+                assert!(out.len() <= usize::from(MAX_UDP));
+                assert_eq!(m.queries.len(), 1);
+            }
+        }
+    }
+}

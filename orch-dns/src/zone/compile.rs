@@ -48,6 +48,11 @@ pub fn compile(name: &Name, zone: u8, ttl: u32, parts: &[&NameContrib]) -> Node 
         .filter(|r| seen_add.insert((&r.name, &r.data)))
         .collect();
     let alias = types.iter().any(|(t, _)| *t == RecordType::CNAME);
+    let ns: Vec<&RData> = types
+        .iter()
+        .find(|(t, _)| *t == RecordType::NS)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
     let answers = types
         .iter()
         .map(|(t, rdatas)| {
@@ -56,7 +61,10 @@ pub fn compile(name: &Name, zone: u8, ttl: u32, parts: &[&NameContrib]) -> Node 
             } else {
                 &[]
             };
-            (u16::from(*t), encode(name, *t, rdatas, adds, ttl))
+            // As hickory-server does, an SOA answer carries the zone's NS
+            // records in the authority section.
+            let auth: &[&RData] = if *t == RecordType::SOA { &ns } else { &[] };
+            (u16::from(*t), encode(name, *t, rdatas, auth, adds, ttl))
         })
         .collect();
     Node {
@@ -72,6 +80,7 @@ fn encode(
     name: &Name,
     rtype: RecordType,
     rdatas: &[&RData],
+    authorities: &[&RData],
     additionals: &[&Record],
     ttl: u32,
 ) -> Template {
@@ -84,6 +93,9 @@ fn encode(
         msg.add_query(Query::query(name.clone(), rtype));
         for r in &rdatas[..n] {
             msg.add_answer(Record::from_rdata(name.clone(), ttl, (*r).clone()));
+        }
+        for r in authorities {
+            msg.add_authority(Record::from_rdata(name.clone(), ttl, (*r).clone()));
         }
         if with_additionals {
             msg.add_additionals(additionals.iter().map(|r| (*r).clone()));
