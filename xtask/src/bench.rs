@@ -1,5 +1,6 @@
-//! `cargo xtask bench store|api|all`: builds the eBPF object (orch-tests
-//! embeds orch-proxy), then `orch` and `orch-bench` in release, then runs
+//! `cargo xtask bench store|api|scheduler|dns|all`: builds the eBPF object
+//! (orch-tests embeds orch-proxy), then `orch`, `orch-dns` and `orch-bench`
+//! in release, then runs
 //! `orch-bench`, which prints Markdown reports and writes them to
 //! `target/orch/bench/`. Not part of `cargo xtask test`.
 use std::process::Command;
@@ -10,11 +11,11 @@ use crate::{build, step};
 
 /// Builds what the benchmarks need and runs `what` with `extra` arguments.
 pub fn run(what: &str, extra: &[String]) -> Result<()> {
-    if !matches!(what, "store" | "api" | "scheduler" | "all") {
-        bail!("unknown benchmark {what:?}: use store, api, scheduler or all");
+    if !matches!(what, "store" | "api" | "scheduler" | "dns" | "all") {
+        bail!("unknown benchmark {what:?}: use store, api, scheduler, dns or all");
     }
     build::ebpf()?;
-    let t = step::start("build: orch and orch-bench (release)");
+    let t = step::start("build: orch, orch-dns and orch-bench (release)");
     step::run(Command::new("cargo").args([
         "build",
         "--release",
@@ -26,6 +27,10 @@ pub fn run(what: &str, extra: &[String]) -> Result<()> {
         "orch-core",
         "--bin",
         "orch",
+        "-p",
+        "orch-dns",
+        "--bin",
+        "orch-dns",
     ]))?;
     step::finish("built", t);
     let release = step::target_dir().join("release");
@@ -35,6 +40,8 @@ pub fn run(what: &str, extra: &[String]) -> Result<()> {
     cmd.arg(what)
         .arg("--orch")
         .arg(release.join("orch"))
+        .arg("--orch-dns")
+        .arg(release.join("orch-dns"))
         .arg("--out")
         .arg(&out)
         .args(extra);
