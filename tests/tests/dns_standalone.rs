@@ -77,7 +77,7 @@ fn slice(
 async fn orch_dns_follows_a_real_api_server() -> Result<()> {
     let orch = bins::built("orch-core", "orch");
     let dns_bin = bins::built("orch-dns", "orch-dns");
-    let server = OrchServer::start(&orch, &[]).await?;
+    let server = OrchServer::start(&orch, &["--no-cluster-dns".into()]).await?;
     let client = server.client()?;
     let upstream = Upstream::start(&[("www.example.test.", Ipv4Addr::new(192, 0, 2, 1))]).await?;
     let dir = tempfile::tempdir()?;
@@ -300,5 +300,81 @@ async fn orch_dns_follows_a_real_api_server() -> Result<()> {
     for f in &figures {
         println!("  {f}");
     }
+    Ok(())
+}
+
+/// `orch server` installs the cluster DNS as kubeadm installs CoreDNS: the
+/// Service kube-dns at the 10th address of the service CIDR and the
+/// Deployment orch-dns running the orch-dns binary beside `orch`; the flag
+/// `--no-cluster-dns` leaves both out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orch_server_installs_the_cluster_dns() -> Result<()> {
+    use k8s_openapi::api::apps::v1::Deployment;
+    let orch = bins::built("orch-core", "orch");
+    let dns_bin = bins::built("orch-dns", "orch-dns");
+    let server = OrchServer::start(&orch, &[]).await?;
+    let client = server.client()?;
+    let services: Api<Service> = Api::namespaced(client.clone(), "kube-system");
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "kube-system");
+    // Installed right after the API answers; give it a moment.
+    let start = Instant::now();
+    let (svc, dep) = loop {
+        if let (Some(s), Some(d)) = (
+            services.get_opt("kube-dns").await?,
+            deployments.get_opt("orch-dns").await?,
+        ) {
+            break (s, d);
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            bail!("kube-dns and orch-dns not installed after 20 s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let spec = svc.spec.context("kube-dns has no spec")?;
+    assert_eq!(spec.cluster_ip.as_deref(), Some("10.96.0.10"));
+    let ports: Vec<(i32, String)> = spec
+        .ports
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| (p.port, p.protocol.unwrap_or_default()))
+        .collect();
+    assert!(
+        ports.contains(&(53, "UDP".into())) && ports.contains(&(53, "TCP".into())),
+        "{ports:?}"
+    );
+    assert_eq!(
+        spec.selector
+            .unwrap_or_default()
+            .get("k8s-app")
+            .map(String::as_str),
+        Some("kube-dns")
+    );
+    let tpl = dep.spec.context("no spec")?.template;
+    assert_eq!(
+        tpl.metadata
+            .and_then(|m| m.labels)
+            .unwrap_or_default()
+            .get("k8s-app")
+            .map(String::as_str),
+        Some("kube-dns")
+    );
+    let command = tpl.spec.context("no pod spec")?.containers[0]
+        .command
+        .clone()
+        .unwrap_or_default();
+    assert_eq!(command[0], dns_bin.display().to_string(), "{command:?}");
+    assert!(
+        command.windows(2).any(|w| w == ["--listen", "0.0.0.0:53"]),
+        "{command:?}"
+    );
+    drop(server);
+
+    let server = OrchServer::start(&orch, &["--no-cluster-dns".into()]).await?;
+    let client = server.client()?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let services: Api<Service> = Api::namespaced(client.clone(), "kube-system");
+    let deployments: Api<Deployment> = Api::namespaced(client, "kube-system");
+    assert!(services.get_opt("kube-dns").await?.is_none());
+    assert!(deployments.get_opt("orch-dns").await?.is_none());
     Ok(())
 }
