@@ -1,5 +1,6 @@
 //! orch control plane and node agent: object model, store, API server,
 //! scheduler, controllers, node agent and CLI.
+pub mod addons;
 pub mod agent;
 pub mod apiserver;
 pub mod cli;

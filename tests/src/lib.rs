@@ -4,12 +4,16 @@
 //! Every guard removes what it created in `Drop`, which also runs while a
 //! failing test unwinds, so a red test leaves nothing behind.
 //!
+//! [`dns`] runs and asks orch-dns (processes, dig, an upstream to forward
+//! to).
+//!
 //! [`bench`] holds the benchmarks that `cargo xtask bench` runs through the
 //! `orch-bench` binary.
 pub mod bench;
 pub mod bpf;
 pub mod cgroup;
 pub mod cmd;
+pub mod dns;
 pub mod link;
 pub mod names;
 pub mod netns;

@@ -1,5 +1,6 @@
-//! `cargo xtask bench store|api|all`: builds the eBPF object (orch-tests
-//! embeds orch-proxy), then `orch` and `orch-bench` in release, then runs
+//! `cargo xtask bench store|api|scheduler|dns|all`: builds the eBPF object
+//! (orch-tests embeds orch-proxy), then `orch`, `orch-dns` and `orch-bench`
+//! in release, then runs
 //! `orch-bench`, which prints Markdown reports and writes them to
 //! `target/orch/bench/`. Not part of `cargo xtask test`.
 use std::process::Command;
@@ -10,14 +11,17 @@ use crate::{build, step};
 
 /// Builds what the benchmarks need and runs `what` with `extra` arguments.
 pub fn run(what: &str, extra: &[String]) -> Result<()> {
-    if !matches!(what, "store" | "api" | "scheduler" | "proxy" | "all") {
-        bail!("unknown benchmark {what:?}: use store, api, scheduler, proxy or all");
+    if !matches!(what, "store" | "api" | "scheduler" | "proxy" | "dns" | "all") {
+        bail!("unknown benchmark {what:?}: use store, api, scheduler, proxy, dns or all");
     }
     if matches!(what, "proxy" | "all") {
         crate::setup::ensure_packages(&["wrk"])?;
     }
+    if matches!(what, "dns" | "all") {
+        crate::setup::ensure_packages(&["dnsperf", "knot"])?;
+    }
     build::ebpf()?;
-    let t = step::start("build: orch and orch-bench (release)");
+    let t = step::start("build: orch, orch-dns and orch-bench (release)");
     step::run(Command::new("cargo").args([
         "build",
         "--release",
@@ -29,6 +33,10 @@ pub fn run(what: &str, extra: &[String]) -> Result<()> {
         "orch-core",
         "--bin",
         "orch",
+        "-p",
+        "orch-dns",
+        "--bin",
+        "orch-dns",
     ]))?;
     step::finish("built", t);
     let release = step::target_dir().join("release");
@@ -38,6 +46,8 @@ pub fn run(what: &str, extra: &[String]) -> Result<()> {
     cmd.arg(what)
         .arg("--orch")
         .arg(release.join("orch"))
+        .arg("--orch-dns")
+        .arg(release.join("orch-dns"))
         .arg("--out")
         .arg(&out)
         .args(extra);

@@ -46,6 +46,8 @@ enum Command {
     /// Helper programs run by orch itself.
     #[command(subcommand)]
     Tools(ToolsCmd),
+    /// Run the cluster DNS (orch-dns) for `cluster.local`.
+    Dns(orch_dns::Args),
 }
 
 #[derive(clap::Args)]
@@ -343,18 +345,33 @@ struct ServerArgs {
     /// Do not run the scheduler in this process.
     #[arg(long)]
     no_scheduler: bool,
+    /// Do not install the cluster DNS (Deployment orch-dns and Service
+    /// kube-dns in kube-system).
+    #[arg(long)]
+    no_cluster_dns: bool,
+    /// Cluster domain served by the cluster DNS.
+    #[arg(long, default_value = "cluster.local")]
+    cluster_domain: String,
     #[command(flatten)]
     loops: LoopArgs,
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    // hickory logs every DNS query at info.
+    let default_filter = match cli.command {
+        Command::Dns(_) => orch_dns::run::DEFAULT_LOG_FILTER,
+        _ => "info",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_filter.into()),
         )
         .init();
-    match Cli::parse().command {
+    match cli.command {
+        Command::Dns(args) => orch_dns::run(args).await.context("orch-dns"),
         Command::Server(ServerCmd { tool: None, args }) => run_server(args).await,
         Command::ControllerManager { kubeconfig, loops } => {
             run_loops(&kubeconfig, loops.options(true, false)?).await
@@ -450,6 +467,10 @@ async fn run_server(a: ServerArgs) -> Result<()> {
     );
     let loops = a.loops.options(!a.no_controllers, !a.no_scheduler)?;
     let client = orch_core::controlplane::client_from(&a.data_dir.join("admin.kubeconfig")).await?;
+    if !a.no_cluster_dns {
+        let names = [&a.cluster_domain, &a.service_cidr, &a.loops.pod_cidr];
+        install_cluster_dns(names, service_cidr, client.clone()).await;
+    }
     let tasks = orch_core::controlplane::spawn(client, loops);
     shutdown_signal().await;
     tracing::info!("stopping");
@@ -458,6 +479,36 @@ async fn run_server(a: ServerArgs) -> Result<()> {
     }
     running.stop();
     Ok(())
+}
+
+/// Installs the cluster DNS add-on; a failure is logged, not fatal.
+/// `names`: cluster domain, service CIDR and pod CIDR as given.
+async fn install_cluster_dns(names: [&String; 3], service_cidr: Cidr, client: kube::Client) {
+    use orch_core::addons::dns;
+    let Some(service_ip) = service_cidr.nth(10) else {
+        tracing::error!(%service_cidr, "the service CIDR has no 10th address for kube-dns");
+        return;
+    };
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!(error = %e, "locating the orch binary for the cluster DNS");
+            return;
+        }
+    };
+    let cfg = dns::ClusterDns {
+        service_ip,
+        domain: names[0].clone(),
+        service_cidr: names[1].clone(),
+        pod_cidr: names[2].clone(),
+        upstreams: dns::host_upstreams(
+            &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+        ),
+        program: dns::program(&exe),
+    };
+    if let Err(e) = dns::install(client, &cfg).await {
+        tracing::error!(error = %e, "installing the cluster DNS (orch-dns in kube-system)");
+    }
 }
 
 async fn snapshot(data_dir: &std::path::Path, out: &std::path::Path) -> Result<()> {

@@ -1,12 +1,17 @@
 //! Benchmarks run by `cargo xtask bench` through the `orch-bench` binary
-//! (never by `cargo xtask test`): `store` (embedded store vs a real etcd)
-//! `api` (the `orch server` binary over HTTPS), `scheduler` and `proxy`
-//! (orch-proxy's programming latency and data path, in namespaces it creates). Each prints a Markdown
+//! (never by `cargo xtask test`): `store` (embedded store vs a real etcd),
+//! `api` (the `orch server` binary over HTTPS), `scheduler`, `proxy`
+//! (orch-proxy's programming latency and data path, in namespaces it
+//! creates) and `dns` (orch-dns vs Knot DNS under dnsperf). Each prints a Markdown
 //! report and writes it under `target/orch/bench/`. Every load is bounded
 //! in count and time, and all traffic stays on 127.0.0.1.
 pub mod api;
 pub mod api_report;
 pub mod api_watch;
+pub mod dns;
+pub mod dns_peers;
+pub mod dns_report;
+pub mod dns_world;
 pub mod etcd;
 pub mod etcd_kv;
 pub mod load;

@@ -1,4 +1,4 @@
-//! `orch-bench`: the benchmarks behind `cargo xtask bench store|api|all`.
+//! `orch-bench`: the benchmarks behind `cargo xtask bench store|api|scheduler|dns|all`.
 //! Prints each report as Markdown and writes it to `--out`
 //! (`target/orch/bench/` by default).
 use std::{path::PathBuf, time::Duration};
@@ -8,6 +8,7 @@ use clap::{Parser, ValueEnum};
 use orch_tests::bench::{
     api::{self, ApiParams, Variant},
     proxy::{self as proxybench, ProxyParams},
+    dns::{self, DnsParams},
     scheduler::{self as sched, SchedulerParams},
     store::{self, StoreParams},
 };
@@ -18,6 +19,7 @@ enum What {
     Api,
     Scheduler,
     Proxy,
+    Dns,
     All,
 }
 
@@ -88,6 +90,24 @@ struct Cli {
     /// Proxy: seconds per wrk run.
     #[arg(long, default_value_t = 8)]
     wrk_secs: u64,
+    /// The `orch-dns` binary the DNS benchmark starts.
+    #[arg(long, default_value = "target/release/orch-dns")]
+    orch_dns: PathBuf,
+    /// DNS: Services (each with an EndpointSlice).
+    #[arg(long, default_value_t = 10_000)]
+    dns_services: usize,
+    /// DNS: seconds of each dnsperf throughput run.
+    #[arg(long, default_value_t = 20)]
+    dns_seconds: u64,
+    /// DNS: queries per second of the fixed-rate latency runs.
+    #[arg(long, default_value_t = 20_000)]
+    dns_latency_qps: u32,
+    /// DNS: changes timed from the API to an answer.
+    #[arg(long, default_value_t = 100)]
+    dns_changes: usize,
+    /// DNS: UDP sockets of orch-dns and UDP workers of Knot.
+    #[arg(long, default_value_t = 2)]
+    dns_udp_workers: usize,
     /// Time cap per measured phase, in seconds.
     #[arg(long, default_value_t = 30)]
     cap_secs: u64,
@@ -143,6 +163,18 @@ async fn main() -> Result<()> {
         };
         let (orch, out) = (cli.orch.clone(), cli.out.clone());
         tokio::task::spawn_blocking(move || proxybench::run(&p, &orch, &out)).await??;
+    }
+    if matches!(cli.what, What::Dns | What::All) {
+        let p = DnsParams {
+            services: cli.dns_services,
+            clients: cli.clients.min(64),
+            seconds: cli.dns_seconds.max(1),
+            latency_qps: cli.dns_latency_qps.max(1),
+            changes: cli.dns_changes,
+            udp_workers: cli.dns_udp_workers.max(1),
+            ..DnsParams::default()
+        };
+        dns::run(&p, &cli.orch, &cli.orch_dns, &cli.out).await?;
     }
     Ok(())
 }
