@@ -79,6 +79,19 @@ impl Cluster {
         }
     }
 
+    /// Fails if the API port is taken (by something that is not a
+    /// previous run, which has been stopped by now).
+    pub fn check_port(&self) -> Result<()> {
+        let port = self.layout.api_port;
+        if TcpListener::bind(("127.0.0.1", port)).is_err() {
+            bail!(
+                "port {port} on 127.0.0.1 is taken: another API server runs here \
+                 (`ss -ltnp 'sport = :{port}'` shows which); stop it or pick --api-port"
+            );
+        }
+        Ok(())
+    }
+
     /// Fresh state directories, the run record, and the host bridge holding
     /// the host's underlay address (so the API server can listen on it
     /// before the first agent joins; agents find the bridge and keep it).
@@ -94,14 +107,6 @@ impl Cluster {
         }
         let _ = std::fs::remove_file(l.kubeconfig());
         self.record.save()?;
-        if TcpListener::bind(("127.0.0.1", l.api_port)).is_err() {
-            bail!(
-                "port {} on 127.0.0.1 is taken: another API server runs here \
-                 (`ss -ltnp 'sport = :{}'` shows which); stop it or pick --api-port",
-                l.api_port,
-                l.api_port
-            );
-        }
         let host = format!("{}/{}", l.host_ip(), l.underlay.prefix);
         if !step::succeeds(Command::new("ip").args(["link", "show", &l.bridge])) {
             step::run(Command::new("ip").args(["link", "add", &l.bridge, "type", "bridge"]))?;

@@ -159,9 +159,13 @@ pub fn run(args: RunArgs) -> Result<()> {
 
     let started = Instant::now();
     let mut cluster = Cluster::new(layout, bins, &args.proxy_mode);
+    // Nothing of this run exists yet: a failure here has nothing to tear down.
+    cluster.check_port()?;
     let mut seen = Seen::default();
-    let result =
-        bring_up(&mut cluster, &stop, started).and_then(|()| serve(&mut cluster, &stop, &mut seen));
+    let result = cluster
+        .prepare()
+        .and_then(|()| bring_up(&mut cluster, &stop, started))
+        .and_then(|()| serve(&mut cluster, &stop, &mut seen));
     let result = match result {
         Err(e) if e.is::<wait::Interrupted>() => {
             println!();
@@ -181,7 +185,6 @@ pub fn run(args: RunArgs) -> Result<()> {
 
 /// Starts everything and waits until the demo answers.
 fn bring_up(cluster: &mut Cluster, stop: &Stop, started: Instant) -> Result<()> {
-    cluster.prepare()?;
     cluster.start_server(stop)?;
     cluster.start_agents()?;
     cluster.wait_nodes(stop)?;
@@ -194,10 +197,11 @@ fn bring_up(cluster: &mut Cluster, stop: &Stop, started: Instant) -> Result<()> 
     let dns = dns::wait_ready(&api, stop, &logs)?;
     let answer = demo::wait_answer(&api, stop, &logs, || cluster.check_running())?;
     let took = started.elapsed();
-    std::fs::write(cluster.layout.ready_file(), format!("{}\n", answer.vip))
-        .context("writing the ready file")?;
     summary::print(cluster, &demo::pods(&api), &answer, dns.as_deref(), took);
-    Ok(())
+    // Last, so whoever waits for it finds the summary printed. It holds
+    // the demo's VIP.
+    std::fs::write(cluster.layout.ready_file(), format!("{}\n", answer.vip))
+        .context("writing the ready file")
 }
 
 /// Keeps the cluster running until a signal, or until one of its
