@@ -34,7 +34,14 @@ pub fn teardown_node(orch: &Path, layout: &Layout, node: &str) -> Option<String>
         .args(layout.agent_layout_args())
         .env("RUST_LOG", "warn");
     match run_bounded(&mut cmd, TEARDOWN_LIMIT) {
-        Ok((status, _, _)) if status.success() => None,
+        Ok((status, _, err)) if status.success() => {
+            // Warnings name what could not be removed; the leftover check
+            // then reports it too.
+            for line in err.lines().filter(|l| !l.trim().is_empty()) {
+                step::info(&format!("{node}: {}", strip_ansi(line)));
+            }
+            None
+        }
         Ok((status, out, err)) => Some(format!(
             "`orch agent teardown` of {node} failed ({status}): {}{}",
             out.trim(),
@@ -42,6 +49,24 @@ pub fn teardown_node(orch: &Path, layout: &Layout, node: &str) -> Option<String>
         )),
         Err(e) => Some(format!("{e:#}")),
     }
+}
+
+/// `line` without terminal colour sequences.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Removes the host bridge and the host's `unreachable` routes for the
@@ -76,8 +101,9 @@ fn is_xtask(argv: &[String]) -> bool {
 /// Cleans up after a run that did not end cleanly: stops the processes
 /// its record names, tears down every node of the layout that left
 /// something, and removes the host bridge, routes, `ready` and the record.
-/// Fails if the run that wrote the record is still alive.
-pub fn previous_run(layout: &Layout, orch: &Path) -> Result<()> {
+/// Fails if the run that wrote the record is still alive. Returns what the
+/// previous run had seen.
+pub fn previous_run(layout: &Layout, orch: &Path) -> Result<Seen> {
     let record = Record::load(&layout.record_file())?;
     if let Some(r) = &record {
         if r.xtask != std::process::id() && procs::alive_as(r.xtask, is_xtask) {
@@ -98,24 +124,29 @@ pub fn previous_run(layout: &Layout, orch: &Path) -> Result<()> {
     let mut stale = Vec::new();
     if let Some(r) = &record {
         nodes.extend(r.agents.iter().map(|(n, _)| n.clone()));
-        stale.extend(r.agents.iter().map(|(n, p)| (format!("agent {n}"), *p)));
-        stale.extend(r.server.map(|p| ("orch server".to_string(), p)));
+        stale.extend(
+            r.agents
+                .iter()
+                .map(|(n, p)| (format!("agent {n}"), *p, Duration::ZERO)),
+        );
+        stale.extend(
+            r.server
+                .map(|p| ("orch server".to_string(), p, Duration::from_secs(10))),
+        );
     }
+    let seen = record.as_ref().map(|r| r.seen.clone()).unwrap_or_default();
     let host_left = leftovers::host_present(old);
     if record.is_none() && nodes.is_empty() && !host_left {
-        return Ok(());
+        return Ok(seen);
     }
     let t = step::start(&format!(
         "cleanup: a previous run left things behind in {}",
         old.state.display()
     ));
-    for (what, pid) in stale {
-        procs::stop_stale(
-            pid,
-            &what,
-            Duration::from_secs(10),
-            is_cluster_process(&old_orch, &old.state),
-        );
+    // Agents first and with SIGKILL, as at the end of a run (see
+    // `Cluster::stop_processes`), then the server.
+    for (what, pid, grace) in stale {
+        procs::stop_stale(pid, &what, grace, is_cluster_process(&old_orch, &old.state));
     }
     for node in &nodes {
         step::info(&format!("tearing down {node}"));
@@ -123,18 +154,19 @@ pub fn previous_run(layout: &Layout, orch: &Path) -> Result<()> {
             step::info(&problem);
         }
     }
+    leftovers::remove_pods(&seen);
     remove_host(old);
     let _ = std::fs::remove_file(old.ready_file());
     Record::remove(old);
     step::finish("previous run cleaned up", t);
-    Ok(())
+    Ok(seen)
 }
 
 /// Stops and removes the whole cluster, then checks that nothing of it is
 /// left; fails listing what is.
-pub fn teardown(cluster: &mut Cluster, seen: &mut Seen) -> Result<()> {
+pub fn teardown(cluster: &mut Cluster) -> Result<()> {
     let t = step::start("teardown: stopping the agents and the server");
-    seen.observe(&cluster.layout, &cluster.api);
+    cluster.observe();
     let _ = std::fs::remove_file(cluster.layout.ready_file());
     cluster.stop_processes();
     step::finish("processes stopped", t);
@@ -146,14 +178,14 @@ pub fn teardown(cluster: &mut Cluster, seen: &mut Seen) -> Result<()> {
         problems.extend(teardown_node(&cluster.bins.orch, &layout, node));
     }
     remove_host(&layout);
-    Record::remove(&layout);
     for p in &problems {
         step::info(p);
     }
     step::finish("nodes torn down", t);
     let t = step::start("teardown: checking that nothing is left");
-    let left = leftovers::scan(&layout, seen, &nodes);
+    let left = leftovers::scan(&layout, cluster.seen(), &nodes);
     if left.is_empty() && problems.is_empty() {
+        Record::remove(&layout);
         step::finish("nothing is left", t);
         step::done("cluster stopped, nothing left");
         return Ok(());
@@ -161,6 +193,8 @@ pub fn teardown(cluster: &mut Cluster, seen: &mut Seen) -> Result<()> {
     for l in &left {
         step::info(&format!("left behind: {l}"));
     }
+    // The record tells `--clean` (or the next run) what to remove.
+    cluster.keep_record();
     step::finish(&format!("{} thing(s) left", left.len()), t);
     bail!(
         "teardown left {} thing(s) behind and had {} problem(s); \

@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use super::{
     api::Api,
     layout::{short, Layout},
+    leftovers::Seen,
     procs::Proc,
     record::Record,
     signals::Stop,
@@ -238,6 +239,26 @@ impl Cluster {
         Ok(())
     }
 
+    /// Notes the pods' namespaces and host veths in the run record (best
+    /// effort: while the API answers).
+    pub fn observe(&mut self) {
+        let before = self.record.seen.clone();
+        self.record.seen.observe(&self.layout, &self.api);
+        if self.record.seen != before {
+            let _ = self.record.save();
+        }
+    }
+
+    /// What the run has seen.
+    pub fn seen(&self) -> &Seen {
+        &self.record.seen
+    }
+
+    /// Keeps the run record (after a teardown that left something).
+    pub fn keep_record(&self) {
+        let _ = self.record.save();
+    }
+
     /// Fails, naming the log, if the server or an agent has exited.
     pub fn check_running(&mut self) -> Result<()> {
         if let Some(s) = self.server.as_mut() {
@@ -249,24 +270,19 @@ impl Cluster {
         Ok(())
     }
 
-    /// Stops the agents, then the server (SIGTERM, then SIGKILL).
+    /// Stops the agents, then the server. Agents get SIGKILL: their pods
+    /// (processes, sandboxes) stay exactly as they are for `orch agent
+    /// teardown`, which removes them from the agent's data directory; a
+    /// SIGTERM'd agent starts removing pods on its way out and can be cut
+    /// off halfway. The server gets SIGTERM (then SIGKILL after a grace
+    /// period) so its store closes cleanly.
     pub fn stop_processes(&mut self) {
         for a in &mut self.agents {
-            signal_term(a);
-        }
-        for a in &mut self.agents {
-            a.stop(STOP_GRACE);
+            a.kill();
         }
         if let Some(s) = self.server.as_mut() {
             s.stop(STOP_GRACE);
         }
-    }
-}
-
-/// Sends SIGTERM without waiting, so all agents stop at the same time.
-fn signal_term(p: &mut Proc) {
-    if p.exited().is_none() {
-        step::succeeds(Command::new("kill").arg("-TERM").arg(p.pid().to_string()));
     }
 }
 

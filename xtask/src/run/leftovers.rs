@@ -9,6 +9,8 @@ use std::{
     process::Command,
 };
 
+use serde::{Deserialize, Serialize};
+
 use super::{api::Api, layout::Layout};
 use crate::step;
 
@@ -17,8 +19,9 @@ const BPF_PINS: &str = "/sys/fs/bpf/orch";
 /// Where the runtime bind-mounts pods' namespaces.
 const POD_NS_DIR: &str = "/run/orch/ns";
 
-/// What the running cluster had, noted before teardown.
-#[derive(Debug, Default, Clone)]
+/// What the running cluster had, noted while it runs and before teardown
+/// (and kept in the run record, for the clean-up after a crash).
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Seen {
     /// Pod network namespaces.
     pub pod_netns: BTreeSet<String>,
@@ -52,6 +55,33 @@ impl Seen {
 fn link_name(line: &str) -> Option<String> {
     let name = line.split(':').nth(1)?.trim();
     Some(name.split('@').next()?.to_string())
+}
+
+/// Removes pod namespaces that a node's teardown did not: stops the
+/// processes in the network namespace, deletes it and its `/etc/netns`
+/// files, and unbinds the pod's UTS and IPC namespaces.
+pub fn remove_pods(seen: &Seen) {
+    let present = netns_names();
+    for ns in seen.pod_netns.iter().filter(|ns| present.contains(ns)) {
+        step::info(&format!("removing pod network namespace {ns}"));
+        let pids = step::output(Command::new("ip").args(["netns", "pids", ns])).unwrap_or_default();
+        for pid in pids.split_whitespace() {
+            step::succeeds(Command::new("kill").args(["-KILL", pid]));
+        }
+        step::succeeds(Command::new("ip").args(["netns", "delete", ns]));
+        let _ = std::fs::remove_dir_all(Path::new("/etc/netns").join(ns));
+    }
+    for uid in &seen.pod_uids {
+        let dir = Path::new(POD_NS_DIR).join(uid);
+        if uid.is_empty() || uid.contains('/') || !dir.is_dir() {
+            continue;
+        }
+        step::info(&format!("removing pod namespaces {}", dir.display()));
+        for kind in ["uts", "ipc"] {
+            step::succeeds(Command::new("umount").arg("-l").arg(dir.join(kind)));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 /// Names in `ip netns list`.
@@ -175,10 +205,8 @@ pub fn scan(layout: &Layout, seen: &Seen, nodes: &[String]) -> Vec<String> {
         }
     }
     found.extend(processes(layout, &all_nodes));
-    for f in [layout.ready_file(), layout.record_file()] {
-        if f.exists() {
-            found.push(format!("file {}", f.display()));
-        }
+    if layout.ready_file().exists() {
+        found.push(format!("file {}", layout.ready_file().display()));
     }
     found
 }

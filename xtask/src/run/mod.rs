@@ -33,7 +33,6 @@ use anyhow::{bail, Context, Result};
 use crate::{build, setup, step};
 use cluster::{Bins, Cluster};
 use layout::{Cidr, Layout};
-use leftovers::Seen;
 use signals::Stop;
 
 /// Flags of `cargo xtask run`.
@@ -144,9 +143,9 @@ pub fn run(args: RunArgs) -> Result<()> {
     std::fs::create_dir_all(&layout.state)
         .with_context(|| format!("creating {}", layout.state.display()))?;
     let stop = Stop::install()?;
-    cleanup::previous_run(&layout, &bins.orch)?;
+    let before = cleanup::previous_run(&layout, &bins.orch)?;
     if args.clean {
-        let left = leftovers::scan(&layout, &Seen::default(), &layout.node_names());
+        let left = leftovers::scan(&layout, &before, &layout.node_names());
         for l in &left {
             step::info(&format!("left behind: {l}"));
         }
@@ -161,11 +160,10 @@ pub fn run(args: RunArgs) -> Result<()> {
     let mut cluster = Cluster::new(layout, bins, &args.proxy_mode);
     // Nothing of this run exists yet: a failure here has nothing to tear down.
     cluster.check_port()?;
-    let mut seen = Seen::default();
     let result = cluster
         .prepare()
         .and_then(|()| bring_up(&mut cluster, &stop, started))
-        .and_then(|()| serve(&mut cluster, &stop, &mut seen));
+        .and_then(|()| serve(&mut cluster, &stop));
     let result = match result {
         Err(e) if e.is::<wait::Interrupted>() => {
             println!();
@@ -179,7 +177,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         }
         ok => ok,
     };
-    let down = cleanup::teardown(&mut cluster, &mut seen);
+    let down = cleanup::teardown(&mut cluster);
     result.and(down)
 }
 
@@ -206,14 +204,15 @@ fn bring_up(cluster: &mut Cluster, stop: &Stop, started: Instant) -> Result<()> 
 
 /// Keeps the cluster running until a signal, or until one of its
 /// processes exits (an error naming its log).
-fn serve(cluster: &mut Cluster, stop: &Stop, seen: &mut Seen) -> Result<()> {
+fn serve(cluster: &mut Cluster, stop: &Stop) -> Result<()> {
+    cluster.observe();
     let mut last_look = Instant::now();
     while !stop.requested() {
         cluster.check_running()?;
         if last_look.elapsed() > Duration::from_secs(10) {
             // Pods come and go (scale, delete): note their namespaces while
             // the API answers, so the leftover check knows them all.
-            seen.observe(&cluster.layout, &cluster.api);
+            cluster.observe();
             last_look = Instant::now();
         }
         sleep(Duration::from_millis(200));

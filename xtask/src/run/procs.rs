@@ -80,6 +80,14 @@ impl Proc {
         }
     }
 
+    /// SIGKILL, and waits for the exit.
+    pub fn kill(&mut self) {
+        if self.exited().is_none() {
+            let _ = self.child.kill();
+            self.exited = self.child.wait().ok();
+        }
+    }
+
     /// SIGTERM, then SIGKILL after `grace`; waits for the exit.
     pub fn stop(&mut self, grace: Duration) {
         if self.exited().is_some() {
@@ -134,13 +142,16 @@ pub fn alive_as(pid: u32, is_ours: impl Fn(&[String]) -> bool) -> bool {
 }
 
 /// Stops a process that no `Child` owns (left by a crashed run): SIGTERM,
-/// then SIGKILL after `grace`. Only if it still looks like ours.
+/// then SIGKILL after `grace` (at once for a zero grace). Only if it still
+/// looks like ours.
 pub fn stop_stale(pid: u32, what: &str, grace: Duration, is_ours: impl Fn(&[String]) -> bool) {
     if !alive_as(pid, &is_ours) {
         return;
     }
     step::info(&format!("stopping {what} left running (pid {pid})"));
-    signal(pid, "TERM");
+    if !grace.is_zero() {
+        signal(pid, "TERM");
+    }
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
         if !alive_as(pid, &is_ours) {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::layout::Layout;
+use super::{layout::Layout, leftovers::Seen};
 
 /// What a run has started.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -22,6 +22,9 @@ pub struct Record {
     pub server: Option<u32>,
     /// Node agents: (node name, pid).
     pub agents: Vec<(String, u32)>,
+    /// Pods' namespaces and the host's veths seen so far.
+    #[serde(default)]
+    pub seen: Seen,
 }
 
 impl Record {
@@ -33,6 +36,7 @@ impl Record {
             layout: layout.clone(),
             server: None,
             agents: Vec::new(),
+            seen: Seen::default(),
         }
     }
 
