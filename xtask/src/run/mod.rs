@@ -188,12 +188,13 @@ fn bring_up(cluster: &mut Cluster, stop: &Stop, started: Instant) -> Result<()> 
     cluster.wait_nodes(stop)?;
     let api = cluster.api.clone();
     demo::apply(&api, &cluster.layout, &cluster.bins.orch)?;
-    let logs = format!(
-        "read the logs in {}",
-        layout::short(&cluster.layout.state.join("logs"))
+    let logs = layout::short(&cluster.layout.state.join("logs"));
+    let dns = dns::wait_ready(&api, stop, &format!("read the logs in {logs}"))?;
+    let hint = format!(
+        "read the agents' logs (pods, probes, the Service proxy) in {logs}/{}*.log",
+        cluster.layout.node_prefix
     );
-    let dns = dns::wait_ready(&api, stop, &logs)?;
-    let answer = demo::wait_answer(&api, stop, &logs, || cluster.check_running())?;
+    let answer = demo::wait_answer(&api, stop, &hint, || cluster.check_running())?;
     let took = started.elapsed();
     summary::print(cluster, &demo::pods(&api), &answer, dns.as_deref(), took);
     // Last, so whoever waits for it finds the summary printed. It holds
