@@ -165,7 +165,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         .and_then(|()| bring_up(&mut cluster, &stop, started))
         .and_then(|()| serve(&mut cluster, &stop));
     let result = match result {
-        Err(e) if e.is::<wait::Interrupted>() => {
+        Err(e) if e.is::<wait::Interrupted>() || stop.requested() => {
             println!();
             step::info("signal received before the cluster was up; stopping");
             Ok(())

@@ -167,10 +167,13 @@ pub fn stop_stale(pid: u32, what: &str, grace: Duration, is_ours: impl Fn(&[Stri
 }
 
 /// Runs a short command with a time limit; returns its status, stdout and
-/// stderr, or fails naming the command if it did not finish in time.
+/// stderr, or fails naming the command if it did not finish in time. It
+/// runs in its own process group, so a Ctrl-C meant for the run (which
+/// then tears down) does not cut a teardown step short.
 pub fn run_bounded(cmd: &mut Command, limit: Duration) -> Result<(ExitStatus, String, String)> {
     let line = step::describe(cmd);
     let mut child = cmd
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
