@@ -1,6 +1,6 @@
 //! `cargo xtask build` and `build-ebpf`: the eBPF object first (nightly,
 //! `-Z build-std=core`, bpf-linker), then the workspace that embeds it.
-use std::process::Command;
+use std::{path::Path, process::Command, time::SystemTime};
 
 use anyhow::{bail, Context, Result};
 
@@ -38,16 +38,43 @@ pub fn ebpf() -> Result<()> {
             "orch-proxy-ebpf",
         ]);
     step::run(&mut cmd)?;
-    // Cargo leaves the artifact untouched when it was already fresh; stamp it
-    // so orch-proxy's staleness check compares against this build.
+    // Cargo leaves the artifact untouched when it was already fresh, even if
+    // a source's mtime moved (a checkout); stamp it then, so orch-proxy's
+    // staleness check compares against this build. A fresh object is left
+    // alone, so an unchanged tree does not rebuild orch-proxy.
     let object = step::target_dir().join("bpfel-unknown-none/ebpf/orch-proxy-ebpf");
-    std::fs::File::options()
-        .write(true)
-        .open(&object)
-        .and_then(|f| f.set_modified(std::time::SystemTime::now()))
-        .with_context(|| format!("stamping {}", object.display()))?;
+    let root = step::root();
+    let newest_source = ["orch-proxy-ebpf", "orch-proxy-common"]
+        .iter()
+        .filter_map(|c| newest_mtime(&root.join(c)))
+        .max();
+    if newest_source.is_some_and(|src| mtime(&object).is_none_or(|obj| obj < src)) {
+        std::fs::File::options()
+            .write(true)
+            .open(&object)
+            .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+            .with_context(|| format!("stamping {}", object.display()))?;
+    }
     step::finish("eBPF object built", t);
     Ok(())
+}
+
+fn mtime(p: &Path) -> Option<SystemTime> {
+    std::fs::metadata(p).and_then(|m| m.modified()).ok()
+}
+
+/// The newest mtime of the files below `dir` (skipping `target`).
+fn newest_mtime(dir: &Path) -> Option<SystemTime> {
+    let meta = std::fs::metadata(dir).ok()?;
+    if !meta.is_dir() {
+        return meta.modified().ok();
+    }
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name() != "target")
+        .filter_map(|e| newest_mtime(&e.path()))
+        .max()
 }
 
 /// Builds the eBPF object, then every workspace crate.

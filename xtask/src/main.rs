@@ -1,6 +1,8 @@
-//! `cargo xtask`: set-up, build, test and bench tasks for the orch workspace.
+//! `cargo xtask`: set-up, build, run, test and bench tasks for the orch
+//! workspace.
 mod bench;
 mod build;
+mod run;
 mod setup;
 mod step;
 mod test;
@@ -32,6 +34,9 @@ enum Command {
         #[arg(long)]
         release: bool,
     },
+    /// Set up and build if needed, then start a multi-node cluster on this
+    /// machine with the demo workload; Ctrl-C or SIGTERM tears it down.
+    Run(run::RunArgs),
     /// Set up what is missing, then run every test (unit, integration,
     /// packet-path), plus rustfmt and clippy checks.
     Test {
@@ -74,6 +79,7 @@ fn main() -> Result<()> {
         }
         Command::BuildEbpf => build::ebpf(),
         Command::Build { release } => build::all(release),
+        Command::Run(args) => run::run(args),
         Command::Test {
             no_lint,
             cargo_args,

@@ -294,7 +294,7 @@ fn install_packages(packages: &[&str], kubectl: bool) -> Result<()> {
     Ok(())
 }
 
-/// Installs Debian packages a benchmark needs (wrk, dnsperf, knot) when
+/// Installs Debian packages a task needs (wrk, dnsperf, knot, curl) when
 /// they are missing: with apt-get as root on Debian, else it says what to
 /// install.
 pub fn ensure_packages(packages: &[&'static str]) -> Result<()> {
@@ -308,7 +308,7 @@ pub fn ensure_packages(packages: &[&'static str]) -> Result<()> {
     }
     if !is_debian() || !is_root() {
         bail!(
-            "the benchmark needs these packages: apt-get install -y {}",
+            "this task needs these packages: apt-get install -y {}",
             missing.join(" ")
         );
     }
