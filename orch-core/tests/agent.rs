@@ -4,211 +4,23 @@
 mod support;
 
 use std::{
-    path::PathBuf,
-    process::{Child, Command, Stdio},
+    process::Command,
     time::{Duration, Instant},
 };
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::json;
-use support::TestServer;
-
-const ORCH: &str = env!("CARGO_BIN_EXE_orch");
-
-/// Cluster addressing that can't collide with a running cluster.
-struct Net {
-    id: String,
-    bridge: String,
-}
-
-impl Net {
-    fn new() -> Self {
-        let id = format!("{:x}", std::process::id());
-        Self {
-            bridge: format!("oab{id}"),
-            id,
-        }
-    }
-
-    fn layout_args(&self) -> Vec<String> {
-        [
-            "--host-bridge",
-            &self.bridge,
-            "--underlay-cidr",
-            "10.252.0.0/24",
-            "--host-ip",
-            "10.252.0.1",
-            "--cluster-pod-cidr",
-            "10.246.0.0/16",
-            "--service-cidr",
-            "10.98.0.0/16",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    }
-}
-
-struct Agent {
-    name: String,
-    dir: PathBuf,
-    args: Vec<String>,
-    child: Option<Child>,
-}
-
-impl Agent {
-    fn start(s: &TestServer, net: &Net, n: u8) -> Self {
-        let name = format!("ta{}n{n}", net.id);
-        let dir = s.data_dir().join(format!("agent-{n}"));
-        let mut args: Vec<String> = vec![
-            "agent".into(),
-            "--node-name".into(),
-            name.clone(),
-            "--server".into(),
-            s.url(),
-            "--token".into(),
-            std::fs::read_to_string(s.data_dir().join("join-token"))
-                .unwrap()
-                .trim()
-                .into(),
-            "--ca-file".into(),
-            s.data_dir().join("ca.crt").display().to_string(),
-            "--data-dir".into(),
-            dir.display().to_string(),
-            "--simulate-node".into(),
-            "--node-ip".into(),
-            format!("10.252.0.{}", n + 1),
-            "--backoff-initial-ms".into(),
-            "200".into(),
-            "--backoff-max-ms".into(),
-            "1000".into(),
-        ];
-        args.extend(net.layout_args());
-        let mut a = Self {
-            name,
-            dir,
-            args,
-            child: None,
-        };
-        a.spawn();
-        a
-    }
-
-    fn spawn(&mut self) {
-        self.child = Some(
-            Command::new(ORCH)
-                .args(&self.args)
-                .env("RUST_LOG", "warn")
-                .stdin(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-    }
-
-    fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        self.kill9();
-        let mut args = vec![
-            "agent".to_string(),
-            "teardown".into(),
-            "--node-name".into(),
-            self.name.clone(),
-            "--data-dir".into(),
-            self.dir.display().to_string(),
-            "--simulate-node".into(),
-        ];
-        args.extend(
-            Net {
-                id: String::new(),
-                bridge: String::new(),
-            }
-            .layout_args()
-            .into_iter()
-            .skip(2),
-        );
-        let _ = Command::new(ORCH).args(&args).status();
-    }
-}
-
-struct HostCleanup(Net);
-
-impl Drop for HostCleanup {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.0.bridge])
-            .status();
-        for r in ["10.246.0.0/16", "10.98.0.0/16"] {
-            let _ = Command::new("ip")
-                .args(["route", "del", "unreachable", r])
-                .status();
-        }
-    }
-}
-
-fn server() -> TestServer {
-    TestServer::start_with(&[
-        "--pod-cidr",
-        "10.246.0.0/16",
-        "--service-cidr",
-        "10.98.0.0/16",
-        "--advertise-address",
-        "10.252.0.1",
-    ])
-}
-
-async fn wait_for<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-fn pod(name: &str, node: &str, command: serde_json::Value, extra: serde_json::Value) -> Pod {
-    let mut container = json!({"name": "main", "image": "host", "command": command});
-    if let Some(m) = extra.as_object() {
-        for (k, v) in m {
-            container[k] = v.clone();
-        }
-    }
-    serde_json::from_value(json!({
-        "metadata": {"name": name},
-        "spec": {"nodeName": node, "terminationGracePeriodSeconds": 5, "containers": [container]}
-    }))
-    .unwrap()
-}
-
-fn exec_in(netns: &str, script: &str) -> String {
-    let out = Command::new("ip")
-        .args(["netns", "exec", netns, "timeout", "5", "bash", "-c", script])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+use support::agent::{exec_in, pod, wait_for, Agent, HostCleanup, Net, ORCH};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pods_run_talk_restart_probe_terminate_and_are_adopted() {
     if !support::root_or_skip() {
         return;
     }
-    let net = Net::new();
-    let _host = HostCleanup(Net {
-        id: net.id.clone(),
-        bridge: net.bridge.clone(),
-    });
-    let s = server();
+    let net = Net::new(0);
+    let _host = HostCleanup::new(&net);
+    let s = net.server();
     let mut a1 = Agent::start(&s, &net, 1);
     let a2 = Agent::start(&s, &net, 2);
     let pods: Api<Pod> = Api::namespaced(s.client().await, "default");

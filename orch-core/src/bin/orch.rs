@@ -147,6 +147,10 @@ struct AgentArgs {
     /// Pods this node accepts.
     #[arg(long, default_value_t = 110)]
     max_pods: u32,
+    /// Port of the agent's HTTPS endpoint (container logs) on the node's
+    /// address.
+    #[arg(long, default_value_t = orch_core::agent::server::DEFAULT_KUBELET_PORT)]
+    kubelet_port: u16,
     #[command(flatten)]
     layout: LayoutArgs,
 }
@@ -181,6 +185,7 @@ async fn run_agent(a: AgentArgs) -> Result<()> {
             ..Default::default()
         },
         max_pods: a.max_pods,
+        kubelet_port: a.kubelet_port,
         init_binary: std::env::current_exe().context("locating the orch binary")?,
     };
     tokio::select! {
