@@ -217,6 +217,10 @@ enum ToolsCmd {
     },
     /// The container init shim: `orch tools init -- CMD ARGS...`.
     Init {
+        /// Run the command in the running container whose namespaces the
+        /// shim was started in (exec probes), not as a new container.
+        #[arg(long)]
+        exec: bool,
         /// The command and its arguments.
         #[arg(last = true, required = true)]
         argv: Vec<String>,
@@ -345,14 +349,33 @@ struct ServerArgs {
     loops: LoopArgs,
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    // The init shim stays single-threaded: in exec mode it was started in
+    // a container's PID namespace, after which no thread can be created.
+    if let Command::Tools(ToolsCmd::Init { exec, argv }) = cli.command {
+        run_init(exec, argv)
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the Tokio runtime")?
+        .block_on(run_command(cli.command))
+}
+
+/// `orch tools init`: never returns.
+fn run_init(exec: bool, argv: Vec<String>) -> ! {
+    use orch_core::agent::runtime::init::{run, Mode};
+    run(argv, if exec { Mode::Exec } else { Mode::Container })
+}
+
+async fn run_command(command: Command) -> Result<()> {
+    match command {
         Command::Server(ServerCmd { tool: None, args }) => run_server(args).await,
         Command::ControllerManager { kubeconfig, loops } => {
             run_loops(&kubeconfig, loops.options(true, false)?).await
@@ -360,7 +383,7 @@ async fn main() -> Result<()> {
         Command::Scheduler { kubeconfig, loops } => {
             run_loops(&kubeconfig, loops.options(false, true)?).await
         }
-        Command::Tools(ToolsCmd::Init { argv }) => orch_core::agent::runtime::init::run(argv),
+        Command::Tools(ToolsCmd::Init { exec, argv }) => run_init(exec, argv),
         Command::Tools(ToolsCmd::EchoServer {
             http,
             tcp,

@@ -175,7 +175,7 @@ fn parse_record(line: &[u8]) -> Option<(&[u8], bool)> {
 /// Plain text of the complete lines in `content` (an unterminated last
 /// line is ignored). Lines that are not records (a crash message of the
 /// shim itself) are kept as they are.
-fn plain_text(content: &[u8]) -> Vec<u8> {
+pub(super) fn plain_text(content: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(content.len());
     let Some(end) = content.iter().rposition(|&b| b == b'\n') else {
         return out;
