@@ -11,19 +11,16 @@ use std::{
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::json;
-use support::cluster::{exec_in, pod, server, wait_for, Agent, HostCleanup, Net, ORCH};
+use support::agent::{exec_in, pod, wait_for, Agent, HostCleanup, Net, ORCH};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pods_run_talk_restart_probe_terminate_and_are_adopted() {
     if !support::root_or_skip() {
         return;
     }
-    let net = Net::new();
-    let _host = HostCleanup(Net {
-        id: net.id.clone(),
-        bridge: net.bridge.clone(),
-    });
-    let s = server();
+    let net = Net::new(0);
+    let _host = HostCleanup::new(&net);
+    let s = net.server();
     let mut a1 = Agent::start(&s, &net, 1);
     let a2 = Agent::start(&s, &net, 2);
     let pods: Api<Pod> = Api::namespaced(s.client().await, "default");

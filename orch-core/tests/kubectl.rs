@@ -2,56 +2,17 @@
 //! create, apply (client-side, strategic merge), get, scale, delete.
 mod support;
 
-use std::{path::PathBuf, process::Command};
+use std::path::Path;
 
 use support::TestServer;
 
-/// Debian's kubectl: `ORCH_KUBECTL` (set by `cargo xtask test`), or where
-/// `cargo xtask setup` puts it.
-fn kubectl() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("ORCH_KUBECTL").map(PathBuf::from),
-        Some(PathBuf::from("/opt/orch/kubernetes-client/usr/bin/kubectl")),
-    ];
-    let found = candidates.into_iter().flatten().find(|p| p.is_file());
-    if found.is_none() {
-        let msg = "Debian's kubectl is missing: run `cargo xtask setup`";
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{msg}");
-        }
-        eprintln!("skipped: {msg}");
-    }
-    found
-}
-
 fn run(
-    kubectl: &PathBuf,
+    kubectl: &Path,
     s: &TestServer,
     args: &[&str],
     stdin: Option<&str>,
 ) -> (bool, String, String) {
-    use std::io::Write;
-    let mut cmd = Command::new(kubectl);
-    cmd.arg("--kubeconfig").arg(s.kubeconfig()).args(args);
-    cmd.stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().expect("starting kubectl");
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    support::run_cli(kubectl, &s.kubeconfig(), args, stdin)
 }
 
 const DEPLOY: &str = r#"
@@ -91,7 +52,9 @@ spec:
 
 #[test]
 fn kubectl_create_apply_get_scale_delete() {
-    let Some(k) = kubectl() else { return };
+    let Some(k) = support::kubectl() else {
+        return;
+    };
     let s = TestServer::start_with(&["--no-controllers", "--no-scheduler"]);
 
     let (ok, out, err) = run(&k, &s, &["get", "namespaces"], None);

@@ -1,30 +1,16 @@
 //! orchctl against a real `orch server`: apply output, tables, errors.
 mod support;
 
-use std::process::{Command, Stdio};
+use std::path::Path;
 
 use support::TestServer;
 
 fn orchctl(s: &TestServer, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_orchctl"))
-        .arg("--kubeconfig")
-        .arg(s.kubeconfig())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(i) = stdin {
-        child.stdin.take().unwrap().write_all(i.as_bytes()).unwrap();
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+    support::run_cli(
+        Path::new(env!("CARGO_BIN_EXE_orchctl")),
+        &s.kubeconfig(),
+        args,
+        stdin,
     )
 }
 

@@ -33,7 +33,7 @@ use kube::{
 };
 use orch_proxy::sys::in_netns;
 use serde_json::json;
-use support::cluster::{pod, server, wait_for, Agent, HostCleanup, Net, ORCH};
+use support::agent::{pod, wait_for, Agent, HostCleanup, Net, ORCH};
 
 const HTTP: u16 = 8080;
 const UDP: u16 = 5353;
@@ -381,12 +381,9 @@ async fn service_vips_balance_in_both_modes() {
     if !support::root_or_skip() {
         return;
     }
-    let net = Net::new();
-    let _host = HostCleanup(Net {
-        id: net.id.clone(),
-        bridge: net.bridge.clone(),
-    });
-    let s = server();
+    let net = Net::new(3);
+    let _host = HostCleanup::new(&net);
+    let s = net.server();
     let c = s.client().await;
     let mut a1 = Agent::start_with(&s, &net, 1, &["--proxy-mode", "ebpf"]);
     let mut a2 = Agent::start_with(&s, &net, 2, &["--proxy-mode", "ebpf"]);
@@ -472,7 +469,10 @@ async fn service_vips_balance_in_both_modes() {
     wait_mode(&n1, "iptables").await;
     wait_mode(&n2, "iptables").await;
     for n in [&n1, &n2] {
-        assert!(!pins(n).exists(), "eBPF pins of {n} left after switching to iptables");
+        assert!(
+            !pins(n).exists(),
+            "eBPF pins of {n} left after switching to iptables"
+        );
         wait_for(&format!("ORCH chains in {n}"), 30, async || {
             orch_chains(n).contains("ORCH-SERVICES").then_some(())
         })

@@ -20,8 +20,8 @@ use nix::sys::signal::Signal;
 use orch_core::agent::{
     netns,
     runtime::{
-        self, cgroup, logs, ContainerSpec, Exit, Limits, LogSink, PodContext, PodNamespaces,
-        Running, Runtime, RuntimeConfig,
+        self, cgroup, logs, ContainerSpec, ExecTarget, Exit, Limits, LogSink, PodContext,
+        PodNamespaces, Running, Runtime, RuntimeConfig,
     },
 };
 
@@ -251,6 +251,100 @@ async fn exit_codes_propagate() {
     assert_cgroup_empties(&killed.cgroup).await;
     // Signalling an exited container is a no-op.
     killed.signal(Signal::SIGTERM).unwrap();
+}
+
+#[tokio::test]
+async fn exec_runs_inside_the_running_container() {
+    if !may_run("creates namespaces, mounts and cgroups") {
+        return;
+    }
+    let pod = TestPod::new();
+    let mut spec = sh("target", "echo up; exec sleep 100");
+    spec.env = vec![("GREETING".into(), "hello exec".into())];
+    spec.working_dir = Some(pod.path("work"));
+    let mut running = pod.start(&spec);
+    pod.wait_for_log("target", "up").await;
+    let target = ExecTarget {
+        pid: running.pid,
+        start_time: running.start_time,
+        cgroup: running.cgroup.clone(),
+        env: spec.env.clone(),
+        working_dir: spec.working_dir.clone(),
+    };
+    let rt = runtime();
+    let cmd = |s: &str| vec!["sh".to_string(), "-c".into(), s.into()];
+    let second = Duration::from_secs(5);
+
+    // The container's PID namespace (its PID 1 is the command), hostname,
+    // network, cgroup, environment and working directory.
+    let script = "cat /proc/1/comm; hostname; echo net=$(readlink /proc/self/ns/net); \
+                  echo env=$GREETING; pwd; grep '^0::' /proc/self/cgroup; echo err >&2";
+    let out = rt.exec(&target, &cmd(script), second).await.unwrap();
+    assert_eq!(out.exit, Some(Exit::Code(0)), "{}", out.output);
+    let net_ino = fs::metadata(&pod.netns).unwrap().ino();
+    let cg_rel = running
+        .cgroup
+        .strip_prefix(cgroup::cgroup2_root().unwrap())
+        .unwrap();
+    for want in [
+        "sleep\n".to_string(),
+        format!("{}\n", pod.key),
+        format!("net=net:[{net_ino}]\n"),
+        "env=hello exec\n".into(),
+        format!("{}\n", pod.path("work").display()),
+        format!("0::/{}\n", cg_rel.display()),
+        "err\n".into(),
+    ] {
+        assert!(
+            out.output.contains(&want),
+            "no {want:?} in:\n{}",
+            out.output
+        );
+    }
+
+    let out = rt
+        .exec(&target, &cmd("echo failing; exit 3"), second)
+        .await
+        .unwrap();
+    assert_eq!(
+        (out.exit, out.output.as_str()),
+        (Some(Exit::Code(3)), "failing\n")
+    );
+    let missing = vec!["no-such-command-orch".to_string()];
+    let out = rt.exec(&target, &missing, second).await.unwrap();
+    assert_eq!(out.exit, Some(Exit::Code(127)));
+    assert!(
+        out.output.contains("executable file not found"),
+        "{}",
+        out.output
+    );
+
+    // A timeout kills the command (and what it started).
+    let t = Instant::now();
+    let out = rt
+        .exec(
+            &target,
+            &cmd("sleep 30 & sleep 30"),
+            Duration::from_millis(300),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.exit, None);
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while cgroup::procs(&running.cgroup).unwrap().len() > 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the timed-out exec left processes"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Nothing to exec in once the container is gone.
+    running.signal(Signal::SIGKILL).unwrap();
+    wait_exit(&mut running).await;
+    let e = rt.exec(&target, &cmd("true"), second).await.unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{e}");
 }
 
 /// Waits until nothing runs in the cgroup any more.

@@ -11,7 +11,10 @@ use crate::{build, step};
 
 /// Builds what the benchmarks need and runs `what` with `extra` arguments.
 pub fn run(what: &str, extra: &[String]) -> Result<()> {
-    if !matches!(what, "store" | "api" | "scheduler" | "proxy" | "dns" | "all") {
+    if !matches!(
+        what,
+        "store" | "api" | "scheduler" | "proxy" | "dns" | "all"
+    ) {
         bail!("unknown benchmark {what:?}: use store, api, scheduler, proxy, dns or all");
     }
     if matches!(what, "proxy" | "all") {

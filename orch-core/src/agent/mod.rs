@@ -11,6 +11,7 @@ pub mod pods;
 pub mod run;
 pub mod runtime;
 pub mod sandbox;
+pub mod server;
 
 pub use error::AgentError;
 pub use run::{run, teardown, AgentConfig};

@@ -12,9 +12,7 @@ use std::{
 use futures::TryStreamExt;
 use rtnetlink::{
     packet_route::{
-        link::{
-            InfoBridgePort, InfoPortData, InfoPortKind, LinkAttribute, LinkInfo, LinkMessage,
-        },
+        link::{InfoBridgePort, InfoPortData, InfoPortKind, LinkAttribute, LinkInfo, LinkMessage},
         route::{RouteAddress, RouteAttribute, RouteMessage, RouteType},
         AddressFamily,
     },
@@ -208,9 +206,9 @@ impl Net {
         let mut msg = LinkUnspec::new_with_index(idx).build();
         msg.attributes.push(LinkAttribute::LinkInfo(vec![
             LinkInfo::PortKind(InfoPortKind::Bridge),
-            LinkInfo::PortData(InfoPortData::BridgePort(vec![
-                InfoBridgePort::HairpinMode(true),
-            ])),
+            LinkInfo::PortData(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(
+                true,
+            )])),
         ]));
         self.set(&format!("setting hairpin mode on {name}"), msg)
             .await

@@ -56,12 +56,14 @@ fn ready_condition(ready: bool, reason: &str, message: &str) -> serde_json::Valu
 }
 
 /// Creates the Node if missing and writes its status: capacity,
-/// allocatable, addresses, node info and Ready=True.
+/// allocatable, addresses, the port of its HTTPS endpoint, node info and
+/// Ready=True.
 pub async fn register(
     client: &Client,
     name: &str,
     ip: Ipv4Addr,
     max_pods: u32,
+    port: u16,
 ) -> Result<(), AgentError> {
     let nodes: Api<Node> = Api::all(client.clone());
     if nodes.get_opt(name).await?.is_none() {
@@ -81,6 +83,7 @@ pub async fn register(
         "capacity": capacity,
         "allocatable": capacity,
         "addresses": [{"type": "InternalIP", "address": ip.to_string()}, {"type": "Hostname", "address": name}],
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": port}},
         "conditions": [ready_condition(true, "KubeletReady", "orch agent is posting ready status")],
         "nodeInfo": {
             "kubeletVersion": format!("v1.33.0-orch.{}", env!("CARGO_PKG_VERSION")),

@@ -17,7 +17,7 @@ use super::{
     pods::{self, backoff::BackoffConfig, Shared},
     runtime::{Runtime, RuntimeConfig},
     sandbox::DnsConfig,
-    AgentError,
+    server, AgentError,
 };
 use crate::apiserver::ipalloc::Cidr;
 
@@ -50,6 +50,8 @@ pub struct AgentConfig {
     pub init_binary: PathBuf,
     /// The Service proxy run in this agent (`None`: none).
     pub proxy: Option<orch_proxy::cli::ProxyFlags>,
+    /// Port of the HTTPS endpoint (container logs) on the node's address.
+    pub kubelet_port: u16,
 }
 
 /// Runs the agent until an unrecoverable error.
@@ -87,7 +89,14 @@ pub async fn run(cfg: AgentConfig) -> Result<(), AgentError> {
     } else {
         NodeNet::host(node_ip, cfg.layout.clone()).await?
     };
-    node::register(&client, &cfg.node_name, node_ip, cfg.max_pods).await?;
+    node::register(
+        &client,
+        &cfg.node_name,
+        node_ip,
+        cfg.max_pods,
+        cfg.kubelet_port,
+    )
+    .await?;
     tokio::spawn(node::heartbeat_loop(client.clone(), cfg.node_name.clone()));
     tracing::info!(node = %cfg.node_name, %node_ip, "registered; waiting for a pod CIDR");
     let pod_cidr = node::wait_pod_cidr(&client, &cfg.node_name).await?;
@@ -133,6 +142,11 @@ pub async fn run(cfg: AgentConfig) -> Result<(), AgentError> {
         backoff: cfg.backoff,
         services,
         ca_pem,
+    });
+    let (endpoint, port) = (shared.clone(), cfg.kubelet_port);
+    tokio::spawn(async move {
+        crate::controllers::runtime::supervise("endpoint", || server::run(endpoint.clone(), port))
+            .await;
     });
     crate::controllers::runtime::supervise("pods", || pods::run(shared.clone())).await;
     Ok(())

@@ -5,6 +5,7 @@ pub mod bootstrap;
 pub mod discovery;
 pub mod ipalloc;
 pub mod kubeconfig;
+pub mod kubelet;
 pub mod meta;
 pub mod metrics;
 pub mod objects;

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use super::{
     auth::{authorize, Access, Identity},
-    discovery,
+    discovery, kubelet,
     objects::{self, DeleteOptions, ListQuery, ObjectRef, WriteTarget},
     patch::PatchType,
     paths::{self, ResourcePath, SubPath},
@@ -201,6 +201,12 @@ async fn handle(
                 .auth
                 .read_only_token(&format!("system:serviceaccount:{ns}:{sa}"));
             return Ok(json_response(StatusCode::OK, json!({"token": token})));
+        }
+        (&Method::POST, "/orch/v1/node-serving-cert") => {
+            let body = read_body(state, body).await?;
+            let v = parse_json(&body, headers)?;
+            let cert = kubelet::serving_cert(&state.node_certs, &who, &v)?;
+            return Ok(json_response(StatusCode::OK, cert));
         }
         (&Method::POST, "/orch/v1/node-credentials") => {
             if !matches!(who, Identity::Joiner | Identity::Admin) {
@@ -451,9 +457,9 @@ async fn dispatch(
             StatusCode::OK,
             special::scale_of(&objects::get(state, oref).await?),
         )),
-        (Method::GET, Some(SubPath::Known(Sub::Log))) => Err(ApiError::unavailable(format!(
-            "logs of pod {name} are served by its node agent, which this server cannot reach yet"
-        ))),
+        (Method::GET, Some(SubPath::Known(Sub::Log))) => {
+            kubelet::pod_log(state, oref, uri.query().unwrap_or("")).await
+        }
         (Method::POST, Some(SubPath::Known(Sub::Binding))) => {
             let body = read_body(state, body).await?;
             let v = parse_json(&body, headers)?;

@@ -20,6 +20,7 @@ use super::{
     bootstrap,
     ipalloc::{Cidr, ClusterIpAllocator},
     kubeconfig,
+    kubelet::NodeCerts,
     metrics::ApiMetrics,
     router,
     state::ApiState,
@@ -104,6 +105,7 @@ pub async fn start(cfg: &ServerConfig) -> anyhow::Result<RunningServer> {
         metrics,
         bookmark_interval: cfg.bookmark_interval,
         max_body: MAX_BODY,
+        node_certs: NodeCerts::new(&material)?,
     });
     let port = cfg.listen.first().map_or(6443, SocketAddr::port);
     bootstrap::run(&state, cfg.advertise, port)

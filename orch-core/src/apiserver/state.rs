@@ -1,7 +1,7 @@
 //! Shared state of one API server process.
 use std::{sync::Arc, time::Duration};
 
-use super::{auth::Auth, ipalloc::ClusterIpAllocator, metrics::ApiMetrics};
+use super::{auth::Auth, ipalloc::ClusterIpAllocator, kubelet::NodeCerts, metrics::ApiMetrics};
 use crate::store::Store;
 
 /// Everything request handlers share.
@@ -19,6 +19,8 @@ pub struct ApiState {
     pub bookmark_interval: Duration,
     /// Largest request body accepted.
     pub max_body: usize,
+    /// Agents' certificates and the client that reaches them.
+    pub node_certs: NodeCerts,
 }
 
 impl std::fmt::Debug for dyn Store {

@@ -18,13 +18,17 @@ pub struct TlsMaterial {
     pub cert_pem: String,
     /// The serving key.
     pub key_pem: String,
+    /// The CA's key (for certificates issued later: see
+    /// [`super::kubelet::NodeCerts`]).
+    pub ca_key_pem: String,
 }
 
 fn err(e: impl std::fmt::Display) -> io::Error {
     io::Error::other(e.to_string())
 }
 
-fn ca_params() -> CertificateParams {
+/// Parameters of the cluster CA (its subject names issued certificates).
+pub(crate) fn ca_params() -> CertificateParams {
     let mut p = CertificateParams::default();
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, "orch-ca");
@@ -45,17 +49,18 @@ fn ca_params() -> CertificateParams {
 pub fn load_or_create(dir: &Path, names: &[String]) -> io::Result<TlsMaterial> {
     let ca_key_path = dir.join("ca.key");
     let ca_crt_path = dir.join("ca.crt");
-    let (ca_key, ca_pem) = match (
+    let (ca_key, ca_key_pem, ca_pem) = match (
         fs::read_to_string(&ca_key_path),
         fs::read_to_string(&ca_crt_path),
     ) {
-        (Ok(k), Ok(c)) => (KeyPair::from_pem(&k).map_err(err)?, c),
+        (Ok(k), Ok(c)) => (KeyPair::from_pem(&k).map_err(err)?, k, c),
         _ => {
             let key = KeyPair::generate().map_err(err)?;
             let cert = ca_params().self_signed(&key).map_err(err)?;
             crate::util::write_private(&ca_key_path, key.serialize_pem().as_bytes())?;
             fs::write(&ca_crt_path, cert.pem())?;
-            (key, cert.pem())
+            let pem = key.serialize_pem();
+            (key, pem, cert.pem())
         }
     };
     let issuer = Issuer::new(ca_params(), ca_key);
@@ -78,6 +83,7 @@ pub fn load_or_create(dir: &Path, names: &[String]) -> io::Result<TlsMaterial> {
         ca_pem,
         cert_pem: cert.pem(),
         key_pem: key.serialize_pem(),
+        ca_key_pem,
     };
     fs::write(dir.join("apiserver.crt"), &material.cert_pem)?;
     crate::util::write_private(&dir.join("apiserver.key"), material.key_pem.as_bytes())?;

@@ -155,6 +155,10 @@ struct AgentArgs {
     no_proxy: bool,
     #[command(flatten)]
     proxy: orch_proxy::cli::ProxyFlags,
+    /// Port of the agent's HTTPS endpoint (container logs) on the node's
+    /// address.
+    #[arg(long, default_value_t = orch_core::agent::server::DEFAULT_KUBELET_PORT)]
+    kubelet_port: u16,
     #[command(flatten)]
     layout: LayoutArgs,
 }
@@ -189,6 +193,7 @@ async fn run_agent(a: AgentArgs) -> Result<()> {
             ..Default::default()
         },
         max_pods: a.max_pods,
+        kubelet_port: a.kubelet_port,
         init_binary: std::env::current_exe().context("locating the orch binary")?,
         proxy: (!a.no_proxy).then(|| a.proxy.clone()),
     };
@@ -221,6 +226,10 @@ enum ToolsCmd {
     },
     /// The container init shim: `orch tools init -- CMD ARGS...`.
     Init {
+        /// Run the command in the running container whose namespaces the
+        /// shim was started in (exec probes), not as a new container.
+        #[arg(long)]
+        exec: bool,
         /// The command and its arguments.
         #[arg(last = true, required = true)]
         argv: Vec<String>,
@@ -356,8 +365,7 @@ struct ServerArgs {
     loops: LoopArgs,
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
     let cli = Cli::parse();
     // hickory logs every DNS query at info.
     let default_filter = match cli.command {
@@ -370,7 +378,26 @@ async fn main() -> Result<()> {
                 .unwrap_or_else(|_| default_filter.into()),
         )
         .init();
-    match cli.command {
+    // The init shim stays single-threaded: in exec mode it was started in
+    // a container's PID namespace, after which no thread can be created.
+    if let Command::Tools(ToolsCmd::Init { exec, argv }) = cli.command {
+        run_init(exec, argv)
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the Tokio runtime")?
+        .block_on(run_command(cli.command))
+}
+
+/// `orch tools init`: never returns.
+fn run_init(exec: bool, argv: Vec<String>) -> ! {
+    use orch_core::agent::runtime::init::{run, Mode};
+    run(argv, if exec { Mode::Exec } else { Mode::Container })
+}
+
+async fn run_command(command: Command) -> Result<()> {
+    match command {
         Command::Dns(args) => orch_dns::run(args).await.context("orch-dns"),
         Command::Server(ServerCmd { tool: None, args }) => run_server(args).await,
         Command::ControllerManager { kubeconfig, loops } => {
@@ -379,7 +406,7 @@ async fn main() -> Result<()> {
         Command::Scheduler { kubeconfig, loops } => {
             run_loops(&kubeconfig, loops.options(false, true)?).await
         }
-        Command::Tools(ToolsCmd::Init { argv }) => orch_core::agent::runtime::init::run(argv),
+        Command::Tools(ToolsCmd::Init { exec, argv }) => run_init(exec, argv),
         Command::Tools(ToolsCmd::EchoServer {
             http,
             tcp,

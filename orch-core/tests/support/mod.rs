@@ -4,7 +4,7 @@
 //! drop, also when a test panics.
 #![allow(dead_code)]
 
-pub mod cluster;
+pub mod agent;
 
 use std::{
     net::TcpListener,
@@ -12,6 +12,60 @@ use std::{
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
+
+/// Debian's kubectl: `ORCH_KUBECTL` (set by `cargo xtask test`), or where
+/// `cargo xtask setup` puts it. `None` (after printing "skipped") when it
+/// is missing, except under CI, where that fails.
+pub fn kubectl() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("ORCH_KUBECTL").map(PathBuf::from),
+        Some(PathBuf::from("/opt/orch/kubernetes-client/usr/bin/kubectl")),
+    ];
+    let found = candidates.into_iter().flatten().find(|p| p.is_file());
+    if found.is_none() {
+        let msg = "Debian's kubectl is missing: run `cargo xtask setup`";
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{msg}");
+        }
+        eprintln!("skipped: {msg}");
+    }
+    found
+}
+
+/// Runs a CLI (`orchctl` or kubectl) with `--kubeconfig kubeconfig ARGS`
+/// and `stdin`; returns (success, stdout, stderr).
+pub fn run_cli(
+    program: &Path,
+    kubeconfig: &Path,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> (bool, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(program)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
 
 /// Whether a root-only test may run: as root yes; otherwise it prints
 /// "skipped: needs root" — except under CI, where it fails instead.
@@ -168,6 +222,7 @@ pub mod reqwest_like {
     pub struct Http {
         cfg: Arc<rustls::ClientConfig>,
         base: String,
+        server_name: String,
     }
 
     pub struct Resp {
@@ -199,7 +254,14 @@ pub mod reqwest_like {
             Self {
                 cfg: Arc::new(cfg),
                 base,
+                server_name: "localhost".into(),
             }
+        }
+
+        /// Verifies the server's certificate for `name` (not "localhost").
+        pub fn with_server_name(mut self, name: &str) -> Self {
+            self.server_name = name.to_string();
+            self
         }
 
         pub async fn send(
@@ -213,7 +275,7 @@ pub mod reqwest_like {
             let addr = self.base.trim_start_matches("https://").to_string();
             let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
             let tls = tokio_rustls::TlsConnector::from(self.cfg.clone())
-                .connect(ServerName::try_from("localhost").unwrap(), tcp)
+                .connect(ServerName::try_from(self.server_name.clone()).unwrap(), tcp)
                 .await
                 .unwrap();
             let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))

@@ -7,8 +7,8 @@ use anyhow::Result;
 use clap::{Parser, ValueEnum};
 use orch_tests::bench::{
     api::{self, ApiParams, Variant},
-    proxy::{self as proxybench, ProxyParams},
     dns::{self, DnsParams},
+    proxy::{self as proxybench, ProxyParams},
     scheduler::{self as sched, SchedulerParams},
     store::{self, StoreParams},
 };

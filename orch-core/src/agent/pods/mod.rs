@@ -5,6 +5,7 @@ pub mod backoff;
 pub mod container;
 pub mod env;
 pub mod probe;
+pub mod prober;
 pub mod shared;
 pub mod status;
 pub mod worker;

@@ -11,6 +11,8 @@ use std::{
 
 use k8s_openapi::{api::core::v1::Probe, apimachinery::pkg::util::intstr::IntOrString};
 
+use crate::agent::runtime::{ExecOutput, ExecTarget, Exit, Runtime};
+
 /// Result of one probe run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -148,8 +150,35 @@ fn http_get(netns: &Path, addr: SocketAddr, path: &str, host: &str, timeout: Dur
     }
 }
 
-/// Runs a network probe from inside `netns`. Exec probes are run by the
-/// caller (they need the container's namespaces).
+/// Runs an exec probe: `cmd` in the container, passing on exit code 0.
+pub async fn run_exec(
+    runtime: &Runtime,
+    target: &ExecTarget,
+    cmd: &[String],
+    timeout: Duration,
+) -> Outcome {
+    match runtime.exec(target, cmd, timeout).await {
+        Ok(ExecOutput {
+            exit: Some(Exit::Code(0)),
+            ..
+        }) => Outcome::Success,
+        Ok(ExecOutput {
+            exit: Some(exit),
+            output,
+        }) => Outcome::Failure(format!(
+            "command {cmd:?} exited with {}: {}",
+            exit.exit_code(),
+            output.trim()
+        )),
+        Ok(ExecOutput { exit: None, .. }) => {
+            Outcome::Failure(format!("command {cmd:?} timed out after {:?}", timeout))
+        }
+        Err(e) => Outcome::Failure(format!("exec {cmd:?}: {e}")),
+    }
+}
+
+/// Runs a network probe from inside `netns`. Exec probes run in the
+/// container ([`run_exec`]).
 pub async fn run_network(netns: PathBuf, action: Action, timeout: Duration) -> Outcome {
     let result = tokio::task::spawn_blocking(move || match action {
         Action::Tcp(addr) => match tcp_in_netns(&netns, addr, timeout) {
@@ -157,7 +186,9 @@ pub async fn run_network(netns: PathBuf, action: Action, timeout: Duration) -> O
             Err(e) => Outcome::Failure(format!("dial tcp {addr}: {e}")),
         },
         Action::Http { addr, path, host } => http_get(&netns, addr, &path, &host, timeout),
-        Action::Exec(_) => Outcome::Failure("exec probes run in the container".into()),
+        Action::Exec(_) => {
+            Outcome::Failure("exec probes run in the container: use run_exec".into())
+        }
     })
     .await;
     result.unwrap_or_else(|e| Outcome::Failure(format!("probe task failed: {e}")))

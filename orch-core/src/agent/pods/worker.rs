@@ -2,7 +2,7 @@
 //! them as the restart policy says (with backoff), runs probes, reports
 //! status, and on deletion stops the containers within the grace period,
 //! removes the sandbox and finishes deleting the pod.
-use std::{collections::BTreeMap, net::IpAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{net::IpAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
@@ -12,13 +12,14 @@ use tokio::sync::{mpsc, watch};
 use super::{
     backoff,
     container::{self, ContainerEvent, Slot},
-    env, probe,
+    env,
+    prober::{self, ProbeEvent, ProbeKind},
     shared::Shared,
     status::{self, StatusInput, Terminated},
 };
 use crate::{
     agent::{
-        runtime::{self, PodContext, PodNamespaces},
+        runtime::{self, ExecTarget, PodContext, PodNamespaces},
         sandbox::{self, PodIdent, PodNet},
     },
     apiserver::meta,
@@ -26,23 +27,6 @@ use crate::{
 
 /// Annotation that publishes the pod's network namespace.
 pub const NETNS_ANNOTATION: &str = "orch.io/netns";
-
-/// Probe verdicts sent to the worker.
-#[derive(Debug)]
-struct ProbeEvent {
-    name: String,
-    generation: u32,
-    kind: ProbeKind,
-    passing: bool,
-    message: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ProbeKind {
-    Startup,
-    Readiness,
-    Liveness,
-}
 
 struct Worker {
     shared: Arc<Shared>,
@@ -123,7 +107,7 @@ pub async fn run(shared: Arc<Shared>, uid: String, mut updates: watch::Receiver<
                 }
             }
             Some(ev) = events_rx.recv() => w.on_exit(&pod, ev),
-            Some(ev) = probes_rx.recv() => w.on_probe(ev).await,
+            Some(ev) = probes_rx.recv() => w.on_probe(&pod, ev).await,
             _ = tick.tick() => {}
         }
     }
@@ -158,7 +142,7 @@ impl Worker {
                 .into_iter()
                 .map(|c| Slot::new(c, logs.clone()))
                 .collect();
-            self.adopt_running();
+            self.adopt_running(pod);
         }
         if self.sandbox.is_some() {
             self.start_due(pod).await;
@@ -169,6 +153,15 @@ impl Worker {
     async fn ensure_sandbox(&mut self, pod: &Pod) -> std::io::Result<()> {
         let id = ident(pod);
         std::fs::create_dir_all(&self.dir)?;
+        // Recorded first, so that a teardown after a crash half-way
+        // through finds the namespace.
+        let netns = sandbox::netns_name(&id.namespace, &id.name, &id.uid);
+        std::fs::write(
+            self.dir.join("sandbox.json"),
+            serde_json::to_vec(
+                &json!({"netns": netns, "namespace": id.namespace, "name": id.name}),
+            )?,
+        )?;
         let net = {
             let mut ipam = self.shared.ipam.lock().await;
             sandbox::create(
@@ -180,12 +173,6 @@ impl Worker {
             )
             .await?
         };
-        std::fs::write(
-            self.dir.join("sandbox.json"),
-            serde_json::to_vec(
-                &json!({"netns": net.netns_name, "namespace": id.namespace, "name": id.name}),
-            )?,
-        )?;
         let key = pod_key(&self.uid);
         let ns = match PodNamespaces::open(&key) {
             Ok(ns) => ns,
@@ -255,32 +242,77 @@ impl Worker {
         let _ = std::fs::write(sa.join("namespace"), &ns);
     }
 
-    /// Re-adopts containers still running from before an agent restart.
-    fn adopt_running(&mut self) {
+    /// Where the probes of a container run go.
+    fn probe_target(&self, sandbox: &PodNet, exec: ExecTarget) -> prober::Target {
+        prober::Target {
+            netns: sandbox.netns_path.clone(),
+            ip: IpAddr::V4(sandbox.ip),
+            exec,
+            runtime: self.shared.runtime.clone(),
+        }
+    }
+
+    /// The environment of container `c` of `pod`.
+    fn container_env(
+        &self,
+        pod: &Pod,
+        c: &k8s_openapi::api::core::v1::Container,
+        sandbox: &PodNet,
+    ) -> Vec<(String, String)> {
+        let services = self.shared.services.state();
+        let services: Vec<_> = services.iter().map(|s| (**s).clone()).collect();
+        env::build(
+            pod,
+            c,
+            &services,
+            &sandbox.ip.to_string(),
+            &self.shared.node,
+        )
+    }
+
+    /// Re-adopts containers still running from before an agent restart,
+    /// and starts their probes again.
+    fn adopt_running(&mut self, pod: &Pod) {
         let state_dir = self.dir.join("state");
-        for slot in &mut self.slots {
-            if let Some((st, running)) = container::adopt(&state_dir, &slot.spec.name) {
-                slot.restart_count = st.restart_count;
-                slot.started = Some((
-                    tokio::time::Instant::now(),
-                    st.started_at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-                ));
-                slot.state = status::State::Running {
-                    started_at: st.started_at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        for i in 0..self.slots.len() {
+            let name = self.slots[i].spec.name.clone();
+            let Some((st, running)) = container::adopt(&state_dir, &name) else {
+                continue;
+            };
+            let probes = self.sandbox.clone().and_then(|sandbox| {
+                let c = &self.slots[i].spec;
+                let exec = ExecTarget {
+                    pid: st.pid,
+                    start_time: st.start_time,
+                    cgroup: st.cgroup.clone(),
+                    env: self.container_env(pod, c, &sandbox),
+                    working_dir: c.working_dir.as_ref().map(PathBuf::from),
                 };
-                slot.container_id = format!(
-                    "orch://{}/{}/{}",
-                    self.uid, slot.spec.name, st.restart_count
-                );
-                slot.started_ok = slot.spec.startup_probe.is_none();
-                slot.ready = slot.spec.readiness_probe.is_none();
-                slot.handle = Some(container::watch(
-                    running,
-                    slot.spec.name.clone(),
-                    st.restart_count,
-                    self.events_tx.clone(),
-                ));
-            }
+                let target = self.probe_target(&sandbox, exec);
+                prober::spawn(c, st.restart_count, target, self.probes_tx.clone())
+            });
+            let slot = &mut self.slots[i];
+            slot.restart_count = st.restart_count;
+            slot.started = Some((
+                tokio::time::Instant::now(),
+                st.started_at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            ));
+            slot.state = status::State::Running {
+                started_at: st.started_at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            };
+            slot.container_id = format!(
+                "orch://{}/{}/{}",
+                self.uid, slot.spec.name, st.restart_count
+            );
+            slot.started_ok = slot.spec.startup_probe.is_none();
+            slot.ready = slot.spec.readiness_probe.is_none() && slot.started_ok;
+            slot.handle = Some(container::watch(
+                running,
+                slot.spec.name.clone(),
+                st.restart_count,
+                self.events_tx.clone(),
+            ));
+            slot.probes = probes;
         }
     }
 
@@ -290,20 +322,12 @@ impl Worker {
         else {
             return;
         };
-        let services = self.shared.services.state();
-        let services: Vec<_> = services.iter().map(|s| (**s).clone()).collect();
         for i in 0..self.slots.len() {
             let slot = &self.slots[i];
             if slot.handle.is_some() || slot.done || slot.not_before.is_some_and(|t| t > now) {
                 continue;
             }
-            let env = env::build(
-                pod,
-                &slot.spec,
-                &services,
-                &sandbox.ip.to_string(),
-                &self.shared.node,
-            );
+            let env = self.container_env(pod, &slot.spec, &sandbox);
             let spec = match container::runtime_spec(&slot.spec, env, slot.restart_count) {
                 Ok(s) => s,
                 Err(msg) => {
@@ -349,6 +373,14 @@ impl Worker {
                         &self.dir.join("state"),
                         &running.state(&spec.name, spec.restart_count),
                     );
+                    let exec = ExecTarget {
+                        pid: running.pid,
+                        start_time: running.start_time,
+                        cgroup: running.cgroup.clone(),
+                        env: spec.env.clone(),
+                        working_dir: spec.working_dir.clone(),
+                    };
+                    let target = self.probe_target(&sandbox, exec);
                     let slot = &mut self.slots[i];
                     slot.container_id =
                         format!("orch://{}/{}/{}", self.uid, spec.name, spec.restart_count);
@@ -363,10 +395,10 @@ impl Worker {
                         spec.restart_count,
                         self.events_tx.clone(),
                     ));
-                    slot.probes = spawn_probes(
+                    slot.probes = prober::spawn(
                         &slot.spec,
                         spec.restart_count,
-                        &sandbox,
+                        target,
                         self.probes_tx.clone(),
                     );
                 }
@@ -448,8 +480,17 @@ impl Worker {
         }
     }
 
-    async fn on_probe(&mut self, ev: ProbeEvent) {
-        let grace = Duration::from_secs(30);
+    /// Applies a probe verdict. Failed startup and liveness probes stop the
+    /// container within the pod's termination grace period (it then
+    /// restarts as its restart policy says).
+    async fn on_probe(&mut self, pod: &Pod, ev: ProbeEvent) {
+        let grace = Duration::from_secs(
+            pod.spec
+                .as_ref()
+                .and_then(|s| s.termination_grace_period_seconds)
+                .unwrap_or(30)
+                .max(0) as u64,
+        );
         let Some(slot) = self.slots.iter_mut().find(|s| s.spec.name == ev.name) else {
             return;
         };
@@ -594,107 +635,4 @@ pub async fn teardown_sandbox(shared: &Shared, uid: &str) {
         let _ = ipam.release(uid);
     }
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn named_ports(c: &k8s_openapi::api::core::v1::Container) -> Vec<(String, u16)> {
-    c.ports
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|p| Some((p.name?, u16::try_from(p.container_port).ok()?)))
-        .collect()
-}
-
-/// Starts the probe loop of one container run.
-fn spawn_probes(
-    c: &k8s_openapi::api::core::v1::Container,
-    generation: u32,
-    sandbox: &PodNet,
-    tx: mpsc::Sender<ProbeEvent>,
-) -> Option<tokio::task::JoinHandle<()>> {
-    let ip = IpAddr::V4(sandbox.ip);
-    let ports = named_ports(c);
-    let mut probes = BTreeMap::new();
-    for (kind, p) in [
-        (ProbeKind::Startup, &c.startup_probe),
-        (ProbeKind::Readiness, &c.readiness_probe),
-        (ProbeKind::Liveness, &c.liveness_probe),
-    ] {
-        if let Some(p) = p {
-            match probe::resolve(p, ip, &ports) {
-                Ok((probe::Action::Exec(_), _)) => {
-                    tracing::warn!(container = %c.name, "exec probes are not supported by the host-process runtime yet; ignoring this probe");
-                }
-                Ok(resolved) => {
-                    probes.insert(kind as u8, (kind, resolved));
-                }
-                Err(e) => tracing::warn!(container = %c.name, "ignoring probe: {e}"),
-            }
-        }
-    }
-    if probes.is_empty() {
-        return None;
-    }
-    let name = c.name.clone();
-    let netns = sandbox.netns_path.clone();
-    Some(tokio::spawn(async move {
-        let mut trackers: Vec<(
-            ProbeKind,
-            probe::Action,
-            probe::Timing,
-            probe::Tracker,
-            tokio::time::Instant,
-        )> = probes
-            .into_values()
-            .map(|(k, (a, t))| {
-                // Liveness and startup count failures from "passing";
-                // readiness starts failing until its first success.
-                let initially = k != ProbeKind::Readiness;
-                let first = tokio::time::Instant::now() + t.initial_delay;
-                (k, a, t.clone(), probe::Tracker::new(t, initially), first)
-            })
-            .collect();
-        let mut started = !trackers.iter().any(|t| t.0 == ProbeKind::Startup);
-        loop {
-            let now = tokio::time::Instant::now();
-            let next = trackers
-                .iter()
-                .filter(|t| started || t.0 == ProbeKind::Startup)
-                .map(|t| t.4)
-                .min()
-                .unwrap_or(now + Duration::from_secs(1));
-            tokio::time::sleep_until(next).await;
-            for t in trackers.iter_mut() {
-                if !(started || t.0 == ProbeKind::Startup) || t.4 > tokio::time::Instant::now() {
-                    continue;
-                }
-                if t.0 == ProbeKind::Startup && started {
-                    continue;
-                }
-                let outcome = probe::run_network(netns.clone(), t.1.clone(), t.2.timeout).await;
-                t.4 = tokio::time::Instant::now() + t.2.period;
-                let changed = t.3.record(&outcome);
-                let message = match &outcome {
-                    probe::Outcome::Failure(m) => m.clone(),
-                    probe::Outcome::Success => String::new(),
-                };
-                let startup_passed =
-                    t.0 == ProbeKind::Startup && outcome == probe::Outcome::Success;
-                if startup_passed {
-                    started = true;
-                }
-                if changed || startup_passed {
-                    let _ = tx
-                        .send(ProbeEvent {
-                            name: name.clone(),
-                            generation,
-                            kind: t.0,
-                            passing: t.3.passing && (t.0 != ProbeKind::Startup || startup_passed),
-                            message,
-                        })
-                        .await;
-                }
-            }
-        }
-    }))
 }

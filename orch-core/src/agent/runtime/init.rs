@@ -5,6 +5,11 @@
 //! log file, forwards SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2
 //! to it, reaps, and exits with its exit code (128+N if it was killed by
 //! signal N).
+//!
+//! With `--exec` (`orch tools init --exec -- CMD ARGS...`, see
+//! [`super::exec`]) the shim has been started inside a running container's
+//! namespaces and forks CMD there instead, as an ordinary process of the
+//! container's PID namespace, with the container's `/proc`.
 use std::{
     ffi::{CString, OsStr, OsString},
     fs::File,
@@ -54,9 +59,19 @@ const DRAIN: Duration = Duration::from_secs(2);
 /// How long a partial line waits for its end before it is written.
 const PARTIAL_FLUSH_MS: i32 = 500;
 
+/// Where the shim puts the command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A container's first process: PID 1 of a new PID namespace.
+    Container,
+    /// A process in a running container, whose namespaces the shim was
+    /// started in.
+    Exec,
+}
+
 /// Runs the shim with `argv` (the command and its arguments) and exits
 /// with the command's exit status. Never returns.
-pub fn run(argv: Vec<String>) -> ! {
+pub fn run(argv: Vec<String>, mode: Mode) -> ! {
     let mut log = match LogWriter::from_env() {
         Ok(log) => log,
         Err(e) => {
@@ -64,7 +79,7 @@ pub fn run(argv: Vec<String>) -> ! {
             std::process::exit(SHIM_FAILED)
         }
     };
-    let code = supervise(&argv, &mut log).unwrap_or_else(|e| {
+    let code = supervise(&argv, mode, &mut log).unwrap_or_else(|e| {
         log.message(&format!("orch: init: {e}"));
         SHIM_FAILED
     });
@@ -115,7 +130,7 @@ fn pointers(strings: &[CString]) -> Vec<*const libc::c_char> {
 }
 
 /// Starts the command and supervises it; returns the shim's exit code.
-fn supervise(argv: &[String], log: &mut LogWriter) -> io::Result<i32> {
+fn supervise(argv: &[String], mode: Mode, log: &mut LogWriter) -> io::Result<i32> {
     let Some(cmd) = argv.first() else {
         log.message("orch: init: no command given");
         return Ok(NOT_FOUND);
@@ -166,6 +181,7 @@ fn supervise(argv: &[String], log: &mut LogWriter) -> io::Result<i32> {
         report: &report_w,
         parent: parent.as_ref(),
         reset: &FORWARDED,
+        new_namespaces: mode == Mode::Container,
     })?;
     sys::set_forward_target(pid);
     drop((out_w, err_w, report_w));

@@ -175,7 +175,7 @@ fn parse_record(line: &[u8]) -> Option<(&[u8], bool)> {
 /// Plain text of the complete lines in `content` (an unterminated last
 /// line is ignored). Lines that are not records (a crash message of the
 /// shim itself) are kept as they are.
-fn plain_text(content: &[u8]) -> Vec<u8> {
+pub(super) fn plain_text(content: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(content.len());
     let Some(end) = content.iter().rposition(|&b| b == b'\n') else {
         return out;
@@ -245,7 +245,19 @@ pub fn read_logs(
             format!("{what} {container:?} has no logs in {}", log_dir.display()),
         ));
     };
-    let path = cdir.join(format!("{restart}.log"));
+    read_run(log_dir, container, *restart, tail_lines)
+}
+
+/// The plain text of the log of run `restart` of a container (see
+/// [`read_logs`]); empty if that run has no log.
+pub fn read_run(
+    log_dir: &Path,
+    container: &str,
+    restart: u32,
+    tail_lines: Option<usize>,
+) -> io::Result<String> {
+    check_component("container name", container)?;
+    let path = log_dir.join(container).join(format!("{restart}.log"));
     let mut content = read_or_empty(&rotated(&path))?;
     content.extend(read_or_empty(&path)?);
     let text = plain_text(&content);
@@ -256,11 +268,23 @@ pub fn read_logs(
 /// (all for `None`), then new lines as they are written, across rotations.
 /// The stream ends when a newer restart's file appears or on an I/O error;
 /// a caller that knows the container has exited stops polling it
-/// (e.g. with `take_until`).
+/// (e.g. with `take_until`, or with [`follow_logs_while`]).
 pub fn follow_logs(
     log_dir: &Path,
     container: &str,
     tail_lines: Option<usize>,
+) -> impl Stream<Item = Bytes> {
+    follow_logs_while(log_dir, container, tail_lines, || true)
+}
+
+/// [`follow_logs`] that also ends, after reading what is left, once
+/// `running` has said `false` at two polls in a row at the end of the file
+/// (so a container restarting in between does not end it).
+pub fn follow_logs_while(
+    log_dir: &Path,
+    container: &str,
+    tail_lines: Option<usize>,
+    running: impl Fn() -> bool + Send + 'static,
 ) -> impl Stream<Item = Bytes> {
     let follower = Follower {
         cdir: log_dir.join(container),
@@ -269,6 +293,9 @@ pub fn follow_logs(
         file: None,
         ino: 0,
         buf: Vec::new(),
+        running: Box::new(running),
+        stopped_polls: 0,
+        done: false,
     };
     futures::stream::unfold(follower, |mut f| async move {
         match f.next().await {
@@ -276,6 +303,14 @@ pub fn follow_logs(
             _ => None,
         }
     })
+}
+
+/// The runs (restart counts) of a container that have a log, ascending.
+pub fn log_runs(log_dir: &Path, container: &str) -> Vec<u32> {
+    if check_component("container name", container).is_err() {
+        return Vec::new();
+    }
+    restarts(&log_dir.join(container))
 }
 
 /// State of [`follow_logs`].
@@ -286,9 +321,23 @@ struct Follower {
     file: Option<tokio::fs::File>,
     ino: u64,
     buf: Vec<u8>,
+    running: Box<dyn Fn() -> bool + Send>,
+    stopped_polls: u8,
+    done: bool,
 }
 
 impl Follower {
+    /// At the end of the data: whether the container has been seen
+    /// stopped at two polls in a row.
+    fn stopped(&mut self) -> bool {
+        if (self.running)() {
+            self.stopped_polls = 0;
+        } else {
+            self.stopped_polls = self.stopped_polls.saturating_add(1);
+        }
+        self.stopped_polls >= 2
+    }
+
     fn path(&self) -> PathBuf {
         self.cdir.join(format!("{}.log", self.restart))
     }
@@ -323,10 +372,14 @@ impl Follower {
     async fn next(&mut self) -> io::Result<Option<Bytes>> {
         let mut chunk = vec![0u8; 64 << 10];
         loop {
+            if self.done {
+                return Ok(None);
+            }
             let Some(file) = self.file.as_mut() else {
                 match self.open_latest().await? {
                     Some(text) if !text.is_empty() => return Ok(Some(text.into())),
                     Some(_) => {}
+                    None if self.stopped() => return Ok(None),
                     None => tokio::time::sleep(FOLLOW_POLL).await,
                 }
                 continue;
@@ -355,6 +408,15 @@ impl Follower {
                 .is_some_and(|&r| r > self.restart)
             {
                 return Ok(None);
+            }
+            if self.stopped() {
+                // Whatever the container wrote before it stopped.
+                if let Some(f) = self.file.as_mut() {
+                    f.read_to_end(&mut self.buf).await?;
+                }
+                self.done = true;
+                let text = self.take_text();
+                return Ok((!text.is_empty()).then(|| text.into()));
             }
             tokio::time::sleep(FOLLOW_POLL).await;
         }

@@ -10,6 +10,7 @@
 //! and their logging survive an agent restart and can be re-adopted
 //! ([`Running::adopt`]).
 pub mod cgroup;
+pub mod exec;
 pub mod init;
 pub mod logs;
 pub mod namespaces;
@@ -18,7 +19,8 @@ pub mod state;
 mod sys;
 
 pub use cgroup::{create_cgroup, pod_cgroup, remove_cgroup};
-pub use logs::{follow_logs, read_logs, LogSink};
+pub use exec::{ExecOutput, ExecTarget};
+pub use logs::{follow_logs, follow_logs_while, log_runs, read_logs, read_run, LogSink};
 pub use namespaces::PodNamespaces;
 pub use process::{ContainerSpec, Exit, Limits, PodContext, Running, Runtime, RuntimeConfig};
 pub use state::{is_alive, load_state, remove_state, save_state, wait_adopted, ContainerState};

@@ -1,10 +1,10 @@
 //! Starting a container: the agent runs its own binary as the init shim
 //! (`orch tools init -- CMD ARGS...`) inside the pod's net, uts and ipc
 //! namespaces, in a new mount namespace and in the container's cgroup; the
-//! shim forks the command as PID 1 of a new PID namespace (it can't be
-//! unshared before exec: a process that unshared its PID namespace can't
-//! start threads, and the `orch` binary runs a Tokio runtime). [`Running`]
-//! waits for, signals and stops it, and re-adopts it after an agent restart.
+//! shim forks the command as PID 1 of a new PID namespace, staying outside
+//! it to supervise it. [`Running`] waits for, signals and stops it, and
+//! re-adopts it after an agent restart. The same spawn path starts the
+//! shim for execs into a running container (see [`super::exec`]).
 use std::{
     ffi::{CString, OsStr},
     fs::{self, OpenOptions},
@@ -157,6 +157,29 @@ pub struct Running {
     exit: Option<Exit>,
 }
 
+/// How [`Runtime::spawn_shim`] starts the init shim.
+#[derive(Debug)]
+pub(crate) struct Launch<'a> {
+    /// The shim's own arguments (`tools init [--exec] --`).
+    pub mode: &'a [&'a str],
+    /// The command and its arguments.
+    pub argv: &'a [&'a String],
+    /// The command's environment.
+    pub env: &'a [(String, String)],
+    /// The shim's variables (removed before the command runs).
+    pub shim_env: Vec<(&'static str, std::ffi::OsString)>,
+    /// The shim's stdout.
+    pub stdout: OwnedFd,
+    /// The shim's stderr.
+    pub stderr: OwnedFd,
+    /// Steps between fork and exec.
+    pub ops: Vec<Op>,
+    /// What each step does, for errors.
+    pub steps: Vec<String>,
+    /// What is being started, for errors.
+    pub what: String,
+}
+
 /// The container runtime.
 #[derive(Debug, Clone, Default)]
 pub struct Runtime {
@@ -164,7 +187,7 @@ pub struct Runtime {
 }
 
 /// Converts to a C string, rejecting interior NULs.
-fn cstring(what: &str, s: impl AsRef<OsStr>) -> io::Result<CString> {
+pub(super) fn cstring(what: &str, s: impl AsRef<OsStr>) -> io::Result<CString> {
     CString::new(s.as_ref().as_bytes()).map_err(|_| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -209,6 +232,38 @@ impl Runtime {
         &self.config
     }
 
+    /// Starts the init shim with `l.ops` run between fork and exec. An
+    /// error names the step that failed.
+    pub(crate) fn spawn_shim(&self, l: Launch<'_>) -> io::Result<tokio::process::Child> {
+        let mut cmd = tokio::process::Command::new(&self.config.init_binary);
+        cmd.args(l.mode)
+            .args(l.argv)
+            .env_clear()
+            .envs(l.env.iter().map(|(k, v)| (k, v)))
+            .envs(l.shim_env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(l.stdout)
+            .stderr(l.stderr);
+        if !l.env.iter().any(|(k, _)| k == "PATH") {
+            cmd.env("PATH", DEFAULT_PATH);
+        }
+        let (mut report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map(|(r, w)| (fs::File::from(r), w))?;
+        sys::pre_exec_ops(&mut cmd, l.ops, report_w);
+        let spawned = cmd.spawn();
+        drop(cmd); // closes our copy of the report pipe's write end
+        spawned.map_err(|e| {
+            let mut index = [0u8; 2];
+            let step = match report_r.read_exact(&mut index) {
+                Ok(()) => l.steps.get(u16::from_le_bytes(index) as usize).cloned(),
+                Err(_) => None,
+            };
+            let step =
+                step.unwrap_or_else(|| format!("running {}", self.config.init_binary.display()));
+            io::Error::new(e.kind(), format!("{}: {step}: {e}", l.what))
+        })
+    }
+
     /// Starts the container: creates its cgroup (`<cgroup_parent>/<name>`)
     /// and log file, then the init shim in the pod. Must be called within a
     /// Tokio runtime. An error names the step that failed.
@@ -246,35 +301,20 @@ impl Runtime {
         let (log_file, log_path) = log.open(&spec.name, spec.restart_count)?;
         let (ops, steps) = Self::setup_ops(spec, pod, &cgroup_path)?;
 
-        let mut cmd = tokio::process::Command::new(&self.config.init_binary);
-        cmd.args(["tools", "init", "--"])
-            .args(&argv)
-            .env_clear()
-            .envs(spec.env.iter().map(|(k, v)| (k, v)))
-            .env(ENV_LOG_PATH, &log_path)
-            .env(ENV_LOG_MAX, log.max_file_bytes().to_string())
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone()?)
-            .stderr(log_file);
-        if !spec.env.iter().any(|(k, _)| k == "PATH") {
-            cmd.env("PATH", DEFAULT_PATH);
-        }
-        let (mut report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-            .map(|(r, w)| (fs::File::from(r), w))?;
-        sys::pre_exec_ops(&mut cmd, ops, report_w);
-        let spawned = cmd.spawn();
-        drop(cmd); // closes our copy of the report pipe's write end
-        let mut child = spawned.map_err(|e| {
-            let mut index = [0u8; 2];
-            let step = match report_r.read_exact(&mut index) {
-                Ok(()) => steps.get(u16::from_le_bytes(index) as usize).cloned(),
-                Err(_) => None,
-            };
-            let step =
-                step.unwrap_or_else(|| format!("running {}", self.config.init_binary.display()));
-            let (pod, name) = (&pod.pod_key, &spec.name);
-            let msg = format!("starting container {name:?} of pod {pod:?}: {step}: {e}");
-            io::Error::new(e.kind(), msg)
+        let (pod_key, name) = (&pod.pod_key, &spec.name);
+        let mut child = self.spawn_shim(Launch {
+            mode: &["tools", "init", "--"],
+            argv: &argv,
+            env: &spec.env,
+            shim_env: vec![
+                (ENV_LOG_PATH, log_path.as_os_str().to_owned()),
+                (ENV_LOG_MAX, log.max_file_bytes().to_string().into()),
+            ],
+            stdout: log_file.try_clone()?.into(),
+            stderr: log_file.into(),
+            ops,
+            steps,
+            what: format!("starting container {name:?} of pod {pod_key:?}"),
         })?;
         let pid = child
             .id()

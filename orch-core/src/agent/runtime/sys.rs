@@ -135,13 +135,16 @@ pub(crate) struct Pid1<'a> {
     pub parent: Option<&'a OwnedFd>,
     /// Signals whose handlers the shim installed, reset in the child.
     pub reset: &'a [Signal],
+    /// A new PID namespace with a fresh `/proc` (a container's first
+    /// process); otherwise the child stays in the shim's namespaces.
+    pub new_namespaces: bool,
 }
 
 /// Forks the container's PID 1 into a new PID namespace: a `fork` done by
-/// `clone(CLONE_NEWPID | SIGCHLD)` with no new stack. (The shim can't
-/// `unshare(CLONE_NEWPID)` instead: a process that did can no longer create
-/// threads, and the `orch` binary starts a Tokio runtime.) Returns the
-/// child's pid in the shim's namespace.
+/// `clone(CLONE_NEWPID | SIGCHLD)` with no new stack, so the shim itself
+/// stays outside. Without `new_namespaces` it is a plain fork into the PID
+/// namespace the shim joined for its children (exec). Returns the child's
+/// pid in the shim's namespace.
 pub(crate) fn fork_pid1(p: &Pid1<'_>) -> io::Result<i32> {
     assert_eq!(
         p.argv.last(),
@@ -153,7 +156,11 @@ pub(crate) fn fork_pid1(p: &Pid1<'_>) -> io::Result<i32> {
         Some(&std::ptr::null()),
         "envp must end with NULL"
     );
-    let flags = (libc::CLONE_NEWPID | libc::SIGCHLD) as libc::c_ulong;
+    let flags = if p.new_namespaces {
+        (libc::CLONE_NEWPID | libc::SIGCHLD) as libc::c_ulong
+    } else {
+        libc::SIGCHLD as libc::c_ulong
+    };
     // SAFETY: with a null stack, clone(2) duplicates the calling thread as
     // fork does. The child only runs `pid1_child`, which makes
     // async-signal-safe syscalls on data built before the clone and never
@@ -212,14 +219,16 @@ fn pid1_child(p: &Pid1<'_>) -> ! {
         let _ = unsafe { signal::signal(sig, SigHandler::SigDfl) };
     }
     let _ = signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
-    // A mount namespace of its own, so that the fresh /proc does not hide
-    // the host's /proc from the shim.
-    if let Err(e) = unshare(CloneFlags::CLONE_NEWNS) {
-        child_fail(p, STAGE_UNSHARE, e, 128);
-    }
-    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    if let Err(e) = mount(Some(c"proc"), c"/proc", Some(c"proc"), flags, None::<&CStr>) {
-        child_fail(p, STAGE_PROC, e, 128);
+    if p.new_namespaces {
+        // A mount namespace of its own, so that the fresh /proc does not
+        // hide the host's /proc from the shim.
+        if let Err(e) = unshare(CloneFlags::CLONE_NEWNS) {
+            child_fail(p, STAGE_UNSHARE, e, 128);
+        }
+        let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+        if let Err(e) = mount(Some(c"proc"), c"/proc", Some(c"proc"), flags, None::<&CStr>) {
+            child_fail(p, STAGE_PROC, e, 128);
+        }
     }
     // SAFETY: path, argv and envp are NUL-terminated strings and
     // NULL-terminated pointer arrays that outlive this call.

@@ -1,7 +1,9 @@
-//! A small simulated cluster for root tests: unique addressing that can't
-//! collide with a running cluster, `orch agent --simulate-node` processes
-//! that are torn down (`orch agent teardown`) on drop, and helpers to build
-//! pods and run commands inside namespaces.
+//! Node agents for integration tests (root): `orch agent --simulate-node`
+//! processes against a [`TestServer`], on a host bridge and address ranges
+//! of their own (one [`Net`] slot per test file: agent 0, logs 1, probes 2,
+//! proxy 3; so test binaries never
+//! share addresses), torn down with `orch agent teardown` on drop, also
+//! when a test panics.
 use std::{
     path::PathBuf,
     process::{Child, Command, Stdio},
@@ -13,52 +15,130 @@ use serde_json::json;
 
 use super::TestServer;
 
+/// The `orch` binary under test.
 pub const ORCH: &str = env!("CARGO_BIN_EXE_orch");
 
-/// Cluster addressing that can't collide with a running cluster.
+/// Cluster addressing that can't collide with a running cluster or with
+/// another test file: slot `s` has the underlay `10.252.s.0/24` and its
+/// own pod and service CIDRs.
 pub struct Net {
     pub id: String,
     pub bridge: String,
+    slot: u8,
 }
 
+/// (pod CIDR, service CIDR) of each slot.
+const SLOTS: [(&str, &str); 4] = [
+    ("10.246.0.0/16", "10.98.0.0/16"),
+    ("10.241.0.0/16", "10.91.0.0/16"),
+    ("10.240.0.0/16", "10.90.0.0/16"),
+    ("10.239.0.0/16", "10.89.0.0/16"),
+];
+
 impl Net {
-    pub fn new() -> Self {
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let id = format!("{:x}{n}", std::process::id());
+    /// The addressing of `slot` (0..=2), with names unique to this process.
+    pub fn new(slot: u8) -> Self {
+        assert!(usize::from(slot) < SLOTS.len(), "no address slot {slot}");
+        let id = format!("{:x}", std::process::id());
         Self {
             bridge: format!("oab{id}"),
             id,
+            slot,
         }
     }
 
+    /// The host's address on the underlay.
+    pub fn host_ip(&self) -> String {
+        format!("10.252.{}.1", self.slot)
+    }
+
+    /// The underlay address of node `n`.
+    pub fn node_ip(&self, n: u8) -> String {
+        format!("10.252.{}.{}", self.slot, n + 1)
+    }
+
+    /// The cluster pod CIDR.
+    pub fn pod_cidr(&self) -> &'static str {
+        SLOTS[usize::from(self.slot)].0
+    }
+
+    /// The service CIDR.
+    pub fn service_cidr(&self) -> &'static str {
+        SLOTS[usize::from(self.slot)].1
+    }
+
+    /// Addressing flags of `orch agent` (and of `orch agent teardown`).
     pub fn layout_args(&self) -> Vec<String> {
         [
             "--host-bridge",
             &self.bridge,
             "--underlay-cidr",
-            "10.252.0.0/24",
+            &format!("10.252.{}.0/24", self.slot),
             "--host-ip",
-            "10.252.0.1",
+            &self.host_ip(),
             "--cluster-pod-cidr",
-            "10.246.0.0/16",
+            self.pod_cidr(),
             "--service-cidr",
-            "10.98.0.0/16",
+            self.service_cidr(),
         ]
         .iter()
         .map(|s| s.to_string())
         .collect()
     }
+
+    /// An API server for this addressing.
+    pub fn server(&self) -> TestServer {
+        TestServer::start_with(&[
+            "--pod-cidr",
+            self.pod_cidr(),
+            "--service-cidr",
+            self.service_cidr(),
+            "--advertise-address",
+            &self.host_ip(),
+        ])
+    }
 }
 
+/// Removes the host bridge and the host's unreachable routes on drop.
+pub struct HostCleanup {
+    bridge: String,
+    routes: [&'static str; 2],
+}
+
+impl HostCleanup {
+    /// Cleans up after `net`'s nodes.
+    pub fn new(net: &Net) -> Self {
+        Self {
+            bridge: net.bridge.clone(),
+            routes: [net.pod_cidr(), net.service_cidr()],
+        }
+    }
+}
+
+impl Drop for HostCleanup {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.bridge])
+            .status();
+        for r in self.routes {
+            let _ = Command::new("ip")
+                .args(["route", "del", "unreachable", r])
+                .status();
+        }
+    }
+}
+
+/// A running `orch agent --simulate-node`.
 pub struct Agent {
     pub name: String,
     pub dir: PathBuf,
     pub args: Vec<String>,
+    layout: Vec<String>,
     child: Option<Child>,
 }
 
 impl Agent {
+    /// Starts node `n` of `net` against `s` with short restart backoffs.
     pub fn start(s: &TestServer, net: &Net, n: u8) -> Self {
         Self::start_with(s, net, n, &[])
     }
@@ -84,7 +164,7 @@ impl Agent {
             dir.display().to_string(),
             "--simulate-node".into(),
             "--node-ip".into(),
-            format!("10.252.0.{}", n + 1),
+            net.node_ip(n),
             "--backoff-initial-ms".into(),
             "200".into(),
             "--backoff-max-ms".into(),
@@ -96,12 +176,15 @@ impl Agent {
             name,
             dir,
             args,
+            // Teardown keeps the host bridge (HostCleanup removes it).
+            layout: net.layout_args().into_iter().skip(2).collect(),
             child: None,
         };
         a.spawn();
         a
     }
 
+    /// Starts the agent process (again).
     pub fn spawn(&mut self) {
         self.child = Some(
             Command::new(ORCH)
@@ -116,6 +199,7 @@ impl Agent {
         );
     }
 
+    /// kill -9 and wait.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
@@ -136,45 +220,12 @@ impl Drop for Agent {
             self.dir.display().to_string(),
             "--simulate-node".into(),
         ];
-        args.extend(
-            Net {
-                id: String::new(),
-                bridge: String::new(),
-            }
-            .layout_args()
-            .into_iter()
-            .skip(2),
-        );
+        args.extend(self.layout.iter().cloned());
         let _ = Command::new(ORCH).args(&args).status();
     }
 }
 
-pub struct HostCleanup(pub Net);
-
-impl Drop for HostCleanup {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.0.bridge])
-            .status();
-        for r in ["10.246.0.0/16", "10.98.0.0/16"] {
-            let _ = Command::new("ip")
-                .args(["route", "del", "unreachable", r])
-                .status();
-        }
-    }
-}
-
-pub fn server() -> TestServer {
-    TestServer::start_with(&[
-        "--pod-cidr",
-        "10.246.0.0/16",
-        "--service-cidr",
-        "10.98.0.0/16",
-        "--advertise-address",
-        "10.252.0.1",
-    ])
-}
-
+/// Polls `f` every 200 ms until it gives a value; panics after `secs`.
 pub async fn wait_for<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
@@ -186,6 +237,8 @@ pub async fn wait_for<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Opti
     }
 }
 
+/// A pod bound to `node` with one container `main` running `command`;
+/// `extra` fields are merged into the container.
 pub fn pod(name: &str, node: &str, command: serde_json::Value, extra: serde_json::Value) -> Pod {
     let mut container = json!({"name": "main", "image": "host", "command": command});
     if let Some(m) = extra.as_object() {
@@ -200,6 +253,7 @@ pub fn pod(name: &str, node: &str, command: serde_json::Value, extra: serde_json
     .unwrap()
 }
 
+/// Runs a bash script in the network namespace `netns`; its stdout.
 pub fn exec_in(netns: &str, script: &str) -> String {
     let out = Command::new("ip")
         .args(["netns", "exec", netns, "timeout", "5", "bash", "-c", script])
