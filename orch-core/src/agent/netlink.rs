@@ -12,11 +12,11 @@ use std::{
 use futures::TryStreamExt;
 use rtnetlink::{
     packet_route::{
-        link::{InfoBridgePort, InfoPortData, InfoPortKind, LinkAttribute, LinkInfo, LinkMessage},
+        link::{LinkAttribute, LinkMessage},
         route::{RouteAddress, RouteAttribute, RouteMessage, RouteType},
         AddressFamily,
     },
-    Handle, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder,
+    Handle, LinkBridge, LinkBridgePort, LinkUnspec, LinkVeth, RouteMessageBuilder,
 };
 
 fn err(what: &str, e: rtnetlink::Error) -> io::Error {
@@ -203,15 +203,13 @@ impl Net {
     /// through a Service that iptables rewrote) is delivered.
     pub async fn set_hairpin(&self, name: &str) -> io::Result<()> {
         let idx = self.must_index(name).await?;
-        let mut msg = LinkUnspec::new_with_index(idx).build();
-        msg.attributes.push(LinkAttribute::LinkInfo(vec![
-            LinkInfo::PortKind(InfoPortKind::Bridge),
-            LinkInfo::PortData(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(
-                true,
-            )])),
-        ]));
-        self.set(&format!("setting hairpin mode on {name}"), msg)
+        // Bridge-port settings need RTM_NEWLINK (`set_port`), not SETLINK.
+        self.handle
+            .link()
+            .set_port(LinkBridgePort::new(idx).hairpin(true).build())
+            .execute()
             .await
+            .map_err(|e| err(&format!("setting hairpin mode on {name}"), e))
     }
 
     /// Adds `ip/prefix` to `name` unless present.
