@@ -161,15 +161,14 @@ fn rates(t: &Topology, url: &str, secs: Duration) -> Result<(f64, f64)> {
 pub fn run(p: &ProxyParams, orch: &Path, out: &Path) -> Result<()> {
     let node = format!("obench{}", std::process::id());
     let mut report = Report::new("orch-proxy: network programming and data path");
-    report.para(&crate::bench::report::machine_note());
 
     // 1. Programming latency.
     let mut t1 = Table::new(&[
         "mode",
         "services",
-        "full sync",
-        "one change p50",
-        "one change p99",
+        "full sync (ms)",
+        "one change p50 (ms)",
+        "one change p99 (ms)",
         "changes",
         "goal",
     ]);

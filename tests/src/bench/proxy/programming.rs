@@ -79,8 +79,8 @@ pub fn measure(
     }
     samples.sort();
     Ok((
-        percentile(&samples, 0.5),
-        percentile(&samples, 0.99),
+        percentile(&samples, 50.0),
+        percentile(&samples, 99.0),
         full,
         samples.len(),
     ))
