@@ -47,6 +47,7 @@ pub fn run(lint: bool, extra: &[String]) -> Result<()> {
     if !setup::missing()?.is_empty() {
         setup::run()?;
     }
+    check_disk();
     build::ebpf()?;
     if lint {
         let t = step::start("lint: cargo fmt --check");
@@ -54,7 +55,7 @@ pub fn run(lint: bool, extra: &[String]) -> Result<()> {
             .context("formatting differs; run `cargo fmt --all`")?;
         step::finish("formatted", t);
         let t = step::start("lint: cargo clippy --workspace --all-targets");
-        step::run(Command::new("cargo").args([
+        step::run(cargo().args([
             "clippy",
             "--workspace",
             "--all-targets",
@@ -67,7 +68,7 @@ pub fn run(lint: bool, extra: &[String]) -> Result<()> {
     }
 
     let t = step::start("test: cargo test --workspace (packet-path tests need root)");
-    let mut cmd = Command::new("cargo");
+    let mut cmd = cargo();
     cmd.args(["test", "--workspace", "--no-fail-fast"])
         .args(extra);
     if let Some(kubectl) = setup::debian_kubectl() {
@@ -100,9 +101,61 @@ pub fn run(lint: bool, extra: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// `cargo`, without incremental state under CI: a clean clone gains nothing
+/// from it and it costs disk.
+fn cargo() -> Command {
+    let mut cmd = Command::new("cargo");
+    if std::env::var_os("CI").is_some() && std::env::var_os("CARGO_INCREMENTAL").is_none() {
+        cmd.env("CARGO_INCREMENTAL", "0");
+    }
+    cmd
+}
+
+/// Free space a clean debug build of the workspace and its tests needs, with
+/// headroom (measured: about 9 GiB).
+const DISK_NEEDED_GIB: u64 = 12;
+
+/// Warns up front when the target directory's filesystem is short of space,
+/// so a linker killed by a full disk is not a mystery.
+fn check_disk() {
+    let dir = step::target_dir();
+    let probe = if dir.exists() { dir } else { step::root() };
+    let Some(free) = free_gib(&probe) else { return };
+    if free < DISK_NEEDED_GIB {
+        println!(
+            "warning: {} has {free} GiB free; a clean build and test run needs about {DISK_NEEDED_GIB} GiB \
+             (set CARGO_TARGET_DIR to a larger filesystem or free space)",
+            probe.display()
+        );
+    } else {
+        step::info(&format!("{free} GiB free for {}", probe.display()));
+    }
+}
+
+/// Free GiB on the filesystem holding `path`, read from `df -Pk`.
+fn free_gib(path: &std::path::Path) -> Option<u64> {
+    let out = Command::new("df").arg("-Pk").arg(path).output().ok()?;
+    parse_df_free_gib(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// Parses the available-KiB column of `df -Pk` output into GiB.
+fn parse_df_free_gib(out: &str) -> Option<u64> {
+    let line = out.lines().nth(1)?;
+    let kib: u64 = line.split_whitespace().nth(3)?.parse().ok()?;
+    Some(kib / (1024 * 1024))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_df_available_column() {
+        let out = "Filesystem 1024-blocks Used Available Capacity Mounted on\n\
+                   /dev/vda 264000000 14000000 20971520 16% /\n";
+        assert_eq!(parse_df_free_gib(out), Some(20));
+        assert_eq!(parse_df_free_gib("Filesystem\n"), None);
+    }
 
     #[test]
     fn tallies_result_lines() {
