@@ -1,4 +1,4 @@
-//! `cargo xtask bench store|api|all`: builds the eBPF object (orch-tests
+//! `cargo xtask bench store|api|scheduler|pods|all`: builds the eBPF object (orch-tests
 //! embeds orch-proxy), then `orch` and `orch-bench` in release, then runs
 //! `orch-bench`, which prints Markdown reports and writes them to
 //! `target/orch/bench/`. Not part of `cargo xtask test`.
@@ -10,8 +10,8 @@ use crate::{build, step};
 
 /// Builds what the benchmarks need and runs `what` with `extra` arguments.
 pub fn run(what: &str, extra: &[String]) -> Result<()> {
-    if !matches!(what, "store" | "api" | "scheduler" | "all") {
-        bail!("unknown benchmark {what:?}: use store, api, scheduler or all");
+    if !matches!(what, "store" | "api" | "scheduler" | "pods" | "all") {
+        bail!("unknown benchmark {what:?}: use store, api, scheduler, pods or all");
     }
     build::ebpf()?;
     let t = step::start("build: orch and orch-bench (release)");

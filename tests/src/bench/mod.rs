@@ -1,8 +1,10 @@
 //! Benchmarks run by `cargo xtask bench` through the `orch-bench` binary
-//! (never by `cargo xtask test`): `store` (embedded store vs a real etcd)
-//! and `api` (the `orch server` binary over HTTPS). Each prints a Markdown
+//! (never by `cargo xtask test`): `store` (embedded store vs a real etcd),
+//! `api` (the `orch server` binary over HTTPS), `scheduler`, and `pods`
+//! (pod startup on a real node agent, as root). Each prints a Markdown
 //! report and writes it under `target/orch/bench/`. Every load is bounded
-//! in count and time, and all traffic stays on 127.0.0.1.
+//! in count and time, and all traffic stays on 127.0.0.1 or in namespaces
+//! the benchmark created.
 pub mod api;
 pub mod api_report;
 pub mod api_watch;
@@ -10,6 +12,7 @@ pub mod etcd;
 pub mod etcd_kv;
 pub mod load;
 pub mod orch;
+pub mod pods;
 pub mod process;
 pub mod prom;
 pub mod report;
