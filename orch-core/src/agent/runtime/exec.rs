@@ -22,7 +22,7 @@ use tokio::io::AsyncReadExt;
 use super::{
     logs::{plain_text, ENV_LOG_MAX},
     namespaces::open_ns,
-    process::{cstring, Exit, Launch, Runtime},
+    process::{cstring, join_v1_groups, Exit, Launch, Runtime},
     state,
     sys::Op,
 };
@@ -105,8 +105,9 @@ impl Runtime {
             .working_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from("/"));
-        let steps: Vec<(Op, String)> = vec![
-            (Op::Setsid, "starting a new session".into()),
+        let mut steps: Vec<(Op, String)> = vec![(Op::Setsid, "starting a new session".into())];
+        steps.extend(join_v1_groups(&target.cgroup)?);
+        steps.extend([
             (
                 Op::Setns(ns("net")?, CloneFlags::CLONE_NEWNET),
                 "joining the container's network namespace".into(),
@@ -131,7 +132,7 @@ impl Runtime {
                 Op::Chdir(cstring("workingDir", &workdir)?),
                 format!("changing to workingDir {}", workdir.display()),
             ),
-        ];
+        ]);
         // Checked after opening: the descriptors belong to this container.
         if parent_of(pid1) != Some(target.pid) || !state::is_alive(target.pid, target.start_time) {
             return Err(not_running(target.pid));

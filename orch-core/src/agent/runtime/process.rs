@@ -227,6 +227,23 @@ pub(super) fn cstring(what: &str, s: impl AsRef<OsStr>) -> io::Result<CString> {
     })
 }
 
+/// Steps that put the process into the cgroup v1 fallback groups of the
+/// container whose cgroup is `cgroup` (see [`cgroup::v1_groups`]).
+pub(super) fn join_v1_groups(cgroup: &Path) -> io::Result<Vec<(Op, String)>> {
+    cgroup::v1_groups(cgroup)
+        .into_iter()
+        .map(|g| {
+            let procs = fs::OpenOptions::new()
+                .write(true)
+                .open(g.join("cgroup.procs"))?;
+            Ok((
+                Op::JoinCgroup(procs.into()),
+                format!("joining the cgroup v1 group {}", g.display()),
+            ))
+        })
+        .collect()
+}
+
 /// A bind mount of `source` onto `target`.
 fn bind(source: &Path, target: &str) -> io::Result<Op> {
     Ok(Op::Mount {
@@ -390,7 +407,7 @@ impl Runtime {
         let cgroup_path = pod.cgroup_parent.join(&spec.name);
         let warnings = cgroup::create_cgroup(&cgroup_path, &spec.limits)?;
         let (log_file, log_path) = log.open(&spec.name, spec.restart_count)?;
-        let (ops, steps) = Self::setup_ops(spec, pod)?;
+        let (ops, steps) = Self::setup_ops(spec, pod, &cgroup_path)?;
 
         let (pod_key, name) = (&pod.pod_key, &spec.name);
         let shim = self.spawn_shim(Launch {
@@ -431,10 +448,15 @@ impl Runtime {
     }
 
     /// The steps run between fork and exec, with a description of each.
-    fn setup_ops(spec: &ContainerSpec, pod: &PodContext<'_>) -> io::Result<(Vec<Op>, Vec<String>)> {
+    fn setup_ops(
+        spec: &ContainerSpec,
+        pod: &PodContext<'_>,
+        cgroup: &Path,
+    ) -> io::Result<(Vec<Op>, Vec<String>)> {
         let ns = pod.namespaces;
-        let mut steps: Vec<(Op, String)> = vec![
-            (Op::Setsid, "starting a new session".into()),
+        let mut steps: Vec<(Op, String)> = vec![(Op::Setsid, "starting a new session".into())];
+        steps.extend(join_v1_groups(cgroup)?);
+        steps.extend([
             (
                 Op::Setns(open_ns(&pod.netns_path)?, CloneFlags::CLONE_NEWNET),
                 format!("joining the network namespace {}", pod.netns_path.display()),
@@ -474,7 +496,7 @@ impl Runtime {
                 bind(&pod.hosts, "/etc/hosts")?,
                 format!("bind-mounting {} on /etc/hosts", pod.hosts.display()),
             ),
-        ];
+        ]);
         if let Some(sa) = &pod.service_account_dir {
             let dir_mode = Mode::from_bits_truncate(0o755);
             steps.extend([

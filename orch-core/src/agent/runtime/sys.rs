@@ -35,6 +35,9 @@ pub(crate) enum Op {
     Setsid,
     /// `setns(fd, nstype)`.
     Setns(OwnedFd, CloneFlags),
+    /// `write(fd, "0")`: join a cgroup (a cgroup v1 fallback group), given
+    /// its open `cgroup.procs`.
+    JoinCgroup(OwnedFd),
     /// `unshare(flags)`.
     Unshare(CloneFlags),
     /// `mount(source, target, fstype, flags, data)`.
@@ -57,6 +60,7 @@ impl Op {
         match self {
             Op::Setsid => unistd::setsid().map(drop),
             Op::Setns(fd, nstype) => setns(fd, *nstype),
+            Op::JoinCgroup(fd) => unistd::write(fd, b"0").map(drop),
             Op::Unshare(flags) => unshare(*flags),
             Op::Mount {
                 source,
