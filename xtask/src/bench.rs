@@ -1,4 +1,4 @@
-//! `cargo xtask bench store|api|scheduler|dns|all`: builds the eBPF object
+//! `cargo xtask bench store|api|scheduler|pods|proxy|dns|all`: builds the eBPF object
 //! (orch-tests embeds orch-proxy), then `orch`, `orch-dns` and `orch-bench`
 //! in release, then runs
 //! `orch-bench`, which prints Markdown reports and writes them to
@@ -13,9 +13,9 @@ use crate::{build, step};
 pub fn run(what: &str, extra: &[String]) -> Result<()> {
     if !matches!(
         what,
-        "store" | "api" | "scheduler" | "proxy" | "dns" | "all"
+        "store" | "api" | "scheduler" | "pods" | "proxy" | "dns" | "all"
     ) {
-        bail!("unknown benchmark {what:?}: use store, api, scheduler, proxy, dns or all");
+        bail!("unknown benchmark {what:?}: use store, api, scheduler, pods, proxy, dns or all");
     }
     if matches!(what, "proxy" | "all") {
         crate::setup::ensure_packages(&["wrk"])?;

@@ -47,10 +47,11 @@ enum Command {
         #[arg(last = true)]
         cargo_args: Vec<String>,
     },
-    /// Build in release, then run a benchmark (store, api or all) and write
+    /// Build in release, then run a benchmark (store, api, scheduler, pods
+    /// or all) and write
     /// its Markdown report to target/orch/bench/. Not part of `test`.
     Bench {
-        /// Which benchmark: store, api or all.
+        /// Which benchmark: store, api, scheduler, pods or all.
         what: String,
         /// Extra arguments for orch-bench (after `--`), e.g. `--pods 2000`.
         #[arg(last = true)]

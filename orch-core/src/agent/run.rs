@@ -229,7 +229,7 @@ pub async fn teardown(
         let _ = super::runtime::remove_cgroup(&cg.join("orch").join(node));
         // The shared parent goes with the last node (rmdir fails while
         // another node still has a group under it).
-        let _ = std::fs::remove_dir(cg.join("orch"));
+        super::runtime::cgroup::remove_if_empty(&cg.join("orch"));
     }
     let proxy_netns = (simulate && netns::exists(&node_ns)).then(|| netns::path(&node_ns));
     if let Err(e) = orch_proxy::run::select::cleanup(node, proxy_netns.as_deref()) {

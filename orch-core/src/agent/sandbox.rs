@@ -109,10 +109,47 @@ fn etc_netns(name: &str) -> PathBuf {
     Path::new("/etc/netns").join(name)
 }
 
-/// Creates (or completes) the sandbox of `pod`. Idempotent.
+/// The address a sandbox gets from the node's pod CIDR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PodAddr {
+    /// The pod's IP.
+    pub ip: Ipv4Addr,
+    /// Prefix length of the node's pod CIDR.
+    pub prefix: u8,
+    /// The node's address on the pod bridge (the pod's default route).
+    pub gateway: Ipv4Addr,
+}
+
+impl PodAddr {
+    /// The address of the pod with `uid` (allocated if it has none).
+    pub fn allocate(ipam: &mut Ipam, uid: &str) -> io::Result<Self> {
+        Ok(Self {
+            ip: ipam.allocate(uid)?,
+            prefix: ipam.cidr().prefix,
+            gateway: ipam.gateway(),
+        })
+    }
+}
+
+/// Creates (or completes) the sandbox of `pod`, with an address from
+/// `ipam`. Idempotent.
 pub async fn create(
     node: &NodeNet,
     ipam: &mut Ipam,
+    pod: &PodIdent,
+    dns: &DnsConfig,
+    pod_dir: &Path,
+) -> io::Result<PodNet> {
+    let addr = PodAddr::allocate(ipam, &pod.uid)?;
+    create_at(node, addr, pod, dns, pod_dir).await
+}
+
+/// Creates (or completes) the sandbox of `pod` with the address `addr`
+/// (allocated beforehand, so the allocator is not held meanwhile).
+/// Idempotent.
+pub async fn create_at(
+    node: &NodeNet,
+    addr: PodAddr,
     pod: &PodIdent,
     dns: &DnsConfig,
     pod_dir: &Path,
@@ -136,16 +173,11 @@ pub async fn create(
         node.net.move_to(&pod_side, &path).await?;
         pod_net.rename(&pod_side, "eth0").await?;
     }
-    let ip = ipam.allocate(&pod.uid)?;
-    pod_net.add_addr("eth0", ip, ipam.cidr().prefix).await?;
+    let ip = addr.ip;
+    pod_net.add_addr("eth0", ip, addr.prefix).await?;
     pod_net.set_up("eth0").await?;
     pod_net
-        .replace_route(
-            std::net::Ipv4Addr::UNSPECIFIED,
-            0,
-            Some(ipam.gateway()),
-            None,
-        )
+        .replace_route(Ipv4Addr::UNSPECIFIED, 0, Some(addr.gateway), None)
         .await?;
 
     let etc_dir = pod_dir.join("etc");

@@ -1,10 +1,12 @@
 //! Benchmarks run by `cargo xtask bench` through the `orch-bench` binary
 //! (never by `cargo xtask test`): `store` (embedded store vs a real etcd),
-//! `api` (the `orch server` binary over HTTPS), `scheduler`, `proxy`
-//! (orch-proxy's programming latency and data path, in namespaces it
-//! creates) and `dns` (orch-dns vs Knot DNS under dnsperf). Each prints a Markdown
+//! `api` (the `orch server` binary over HTTPS), `scheduler`, `pods` (pod
+//! startup on a real node agent, as root), `proxy` (orch-proxy's programming
+//! latency and data path, in namespaces it creates) and `dns` (orch-dns vs
+//! Knot DNS under dnsperf). Each prints a Markdown
 //! report and writes it under `target/orch/bench/`. Every load is bounded
-//! in count and time, and all traffic stays on 127.0.0.1.
+//! in count and time, and all traffic stays on 127.0.0.1 or in namespaces
+//! the benchmark created.
 pub mod api;
 pub mod api_report;
 pub mod api_watch;
@@ -16,6 +18,7 @@ pub mod etcd;
 pub mod etcd_kv;
 pub mod load;
 pub mod orch;
+pub mod pods;
 pub mod process;
 pub mod prom;
 pub mod proxy;

@@ -88,6 +88,18 @@ pub fn rss_kib(pid: u32) -> Result<(u64, u64)> {
     Ok((field("VmRSS:")?, field("VmHWM:")?))
 }
 
+/// Proportional set size of a process in KiB (`Pss` of
+/// `/proc/<pid>/smaps_rollup`): shared pages count divided among the
+/// processes that map them.
+pub fn pss_kib(pid: u32) -> Result<u64> {
+    let path = format!("/proc/{pid}/smaps_rollup");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .with_context(|| format!("no Pss in {path}"))
+}
+
 /// Bytes a process has caused to be written to storage so far
 /// (`write_bytes` of `/proc/<pid>/io`; `None` for this process reads
 /// `/proc/self/io`).
@@ -161,4 +173,23 @@ impl CpuMark {
         self.own += more.own;
         self.other += more.other;
     }
+}
+
+/// Pids of the processes whose parent is `pid` (from `/proc/*/stat`).
+pub fn children(pid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|s| {
+                    let rest = s.rsplit_once(')')?.1.to_string();
+                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+                })
+                == Some(pid)
+        })
+        .collect()
 }

@@ -1,4 +1,4 @@
-//! `orch-bench`: the benchmarks behind `cargo xtask bench store|api|scheduler|dns|all`.
+//! `orch-bench`: the benchmarks behind `cargo xtask bench store|api|scheduler|pods|proxy|dns|all`.
 //! Prints each report as Markdown and writes it to `--out`
 //! (`target/orch/bench/` by default).
 use std::{path::PathBuf, time::Duration};
@@ -8,6 +8,7 @@ use clap::{Parser, ValueEnum};
 use orch_tests::bench::{
     api::{self, ApiParams, Variant},
     dns::{self, DnsParams},
+    pods::{self, PodsParams},
     proxy::{self as proxybench, ProxyParams},
     scheduler::{self as sched, SchedulerParams},
     store::{self, StoreParams},
@@ -18,6 +19,7 @@ enum What {
     Store,
     Api,
     Scheduler,
+    Pods,
     Proxy,
     Dns,
     All,
@@ -87,6 +89,12 @@ struct Cli {
     /// Scheduler: time cap of each end-to-end phase, in seconds.
     #[arg(long, default_value_t = 120)]
     sched_cap_secs: u64,
+    /// Pods: pods to create on the node agent.
+    #[arg(long, default_value_t = 100)]
+    agent_pods: usize,
+    /// Pods: milliseconds between two creates.
+    #[arg(long, default_value_t = 100)]
+    pod_interval_ms: u64,
     /// Proxy: seconds per wrk run.
     #[arg(long, default_value_t = 8)]
     wrk_secs: u64,
@@ -155,6 +163,14 @@ async fn main() -> Result<()> {
             cap: Duration::from_secs(cli.sched_cap_secs.max(1)),
         };
         sched::run(&p, &cli.orch, &cli.out).await?;
+    }
+    if matches!(cli.what, What::Pods | What::All) {
+        let p = PodsParams {
+            pods: cli.agent_pods,
+            interval: Duration::from_millis(cli.pod_interval_ms),
+            ..PodsParams::default()
+        };
+        pods::run(&p, &cli.orch, &cli.out).await?;
     }
     if matches!(cli.what, What::Proxy | What::All) {
         let p = ProxyParams {

@@ -51,6 +51,7 @@ pub async fn run(shared: Arc<Shared>) -> Result<(), AgentError> {
                         tx.send_replace(Some(p));
                     }
                     None => {
+                        tracing::debug!(pod = ?p.metadata.name, "starting the pod's worker");
                         let (tx, rx) = watch::channel(Some(p));
                         tokio::spawn(worker::run(shared.clone(), id.clone(), rx));
                         workers.insert(id, tx);

@@ -40,6 +40,7 @@ struct Worker {
     events_tx: mpsc::Sender<ContainerEvent>,
     probes_tx: mpsc::Sender<ProbeEvent>,
     sandbox_error: Option<String>,
+    annotated: bool,
 }
 
 fn pod_key(uid: &str) -> String {
@@ -80,6 +81,7 @@ pub async fn run(shared: Arc<Shared>, uid: String, mut updates: watch::Receiver<
         events_tx,
         probes_tx,
         sandbox_error: None,
+        annotated: false,
     };
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     loop {
@@ -121,8 +123,11 @@ impl Worker {
         )
     }
 
-    /// Brings the pod toward its spec and reports its status.
+    /// Brings the pod toward its spec and reports its status. With
+    /// `RUST_LOG=orch_core::agent=debug` it logs how long each part took.
     async fn sync(&mut self, pod: &Pod) {
+        let t = std::time::Instant::now();
+        let had_sandbox = self.sandbox.is_some();
         if self.sandbox.is_none() {
             if let Err(e) = self.ensure_sandbox(pod).await {
                 let msg = format!("creating the pod sandbox failed: {e}");
@@ -144,10 +149,22 @@ impl Worker {
                 .collect();
             self.adopt_running(pod);
         }
+        let t_sandbox = t.elapsed();
         if self.sandbox.is_some() {
             self.start_due(pod).await;
         }
+        let t_start = t.elapsed();
         self.report(pod).await;
+        self.annotate(pod).await;
+        if !had_sandbox {
+            tracing::debug!(
+                pod = ?pod.metadata.name,
+                sandbox_ms = t_sandbox.as_secs_f64() * 1e3,
+                containers_ms = (t_start - t_sandbox).as_secs_f64() * 1e3,
+                status_ms = (t.elapsed() - t_start).as_secs_f64() * 1e3,
+                "first sync"
+            );
+        }
     }
 
     async fn ensure_sandbox(&mut self, pod: &Pod) -> std::io::Result<()> {
@@ -162,47 +179,60 @@ impl Worker {
                 &json!({"netns": netns, "namespace": id.namespace, "name": id.name}),
             )?,
         )?;
-        let net = {
+        let t = std::time::Instant::now();
+        let addr = {
             let mut ipam = self.shared.ipam.lock().await;
-            sandbox::create(
-                &self.shared.nodenet,
-                &mut ipam,
-                &id,
-                &self.shared.dns,
-                &self.dir,
-            )
-            .await?
+            sandbox::PodAddr::allocate(&mut ipam, &id.uid)?
         };
+        // The token request runs while the kernel work is done.
+        let (net, ()) = tokio::join!(
+            sandbox::create_at(&self.shared.nodenet, addr, &id, &self.shared.dns, &self.dir),
+            self.write_service_account(pod)
+        );
+        let net = net?;
+        let t_net = t.elapsed();
         let key = pod_key(&self.uid);
         let ns = match PodNamespaces::open(&key) {
             Ok(ns) => ns,
             Err(_) => PodNamespaces::create(&key, &net.netns_path, &id.hostname)?,
         };
-        self.write_service_account(pod).await;
-        let annotated = pod
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(NETNS_ANNOTATION))
-            == Some(&net.netns_name);
-        if !annotated {
-            let patch = json!({"metadata": {"annotations": {NETNS_ANNOTATION: net.netns_name}}});
-            if let Err(e) = self
-                .pods_api(pod)
-                .patch(
-                    pod.metadata.name.as_deref().unwrap_or(""),
-                    &PatchParams::default(),
-                    &Patch::Merge(patch),
-                )
-                .await
-            {
-                tracing::warn!(error = %e, "annotating the pod with its netns failed");
-            }
-        }
+        tracing::debug!(
+            pod = %id.name,
+            network_and_token_ms = t_net.as_secs_f64() * 1e3,
+            namespaces_ms = (t.elapsed() - t_net).as_secs_f64() * 1e3,
+            "sandbox ready"
+        );
         self.namespaces = Some(Arc::new(ns));
         self.sandbox = Some(net);
         self.sandbox_error = None;
         Ok(())
+    }
+
+    /// Publishes the pod's network namespace in its annotation, once,
+    /// after the status (it is not on the way to Ready).
+    async fn annotate(&mut self, pod: &Pod) {
+        let Some(net) = &self.sandbox else { return };
+        let current = pod
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(NETNS_ANNOTATION));
+        if self.annotated || current == Some(&net.netns_name) {
+            return;
+        }
+        let patch = json!({"metadata": {"annotations": {NETNS_ANNOTATION: net.netns_name}}});
+        match self
+            .pods_api(pod)
+            .patch(
+                pod.metadata.name.as_deref().unwrap_or(""),
+                &PatchParams::default(),
+                &Patch::Merge(patch),
+            )
+            .await
+        {
+            Ok(_) => self.annotated = true,
+            Err(e) => tracing::warn!(error = %e, "annotating the pod with its netns failed"),
+        }
     }
 
     /// Writes token, ca.crt and namespace for in-cluster clients.

@@ -1,14 +1,13 @@
 //! Running a command in a running container (exec probes). The init shim
-//! is started through the containers' spawn path with `--exec`, after
-//! joining, between fork and exec, the network, UTS, IPC, PID (for its
-//! children) and mount namespaces of the container's PID 1 and the
-//! container's cgroup; it then forks the command as an ordinary process of
-//! the container. Its output comes back through a pipe, its exit code is
+//! is started through the containers' spawn path with `--exec`, in the
+//! container's cgroup, after joining, between fork and exec, the network,
+//! UTS, IPC, PID (for its children) and mount namespaces of the container's
+//! PID 1; it then forks the command as an ordinary process of the
+//! container. Its output comes back through a pipe, its exit code is
 //! the command's, and on timeout its whole process group is killed.
 use std::{
     ffi::OsString,
-    fs::{self, OpenOptions},
-    io,
+    fs, io,
     path::{Path, PathBuf},
     time::Duration,
 };
@@ -23,7 +22,7 @@ use tokio::io::AsyncReadExt;
 use super::{
     logs::{plain_text, ENV_LOG_MAX},
     namespaces::open_ns,
-    process::{cstring, Exit, Launch, Runtime},
+    process::{cstring, join_v1_groups, Exit, Launch, Runtime},
     state,
     sys::Op,
 };
@@ -106,9 +105,9 @@ impl Runtime {
             .working_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from("/"));
-        let procs = target.cgroup.join("cgroup.procs");
-        let steps: Vec<(Op, String)> = vec![
-            (Op::Setsid, "starting a new session".into()),
+        let mut steps: Vec<(Op, String)> = vec![(Op::Setsid, "starting a new session".into())];
+        steps.extend(join_v1_groups(&target.cgroup)?);
+        steps.extend([
             (
                 Op::Setns(ns("net")?, CloneFlags::CLONE_NEWNET),
                 "joining the container's network namespace".into(),
@@ -122,10 +121,6 @@ impl Runtime {
                 "joining the container's IPC namespace".into(),
             ),
             (
-                Op::JoinCgroup(OpenOptions::new().write(true).open(&procs)?.into()),
-                format!("joining cgroup {}", target.cgroup.display()),
-            ),
-            (
                 Op::Setns(ns("pid")?, CloneFlags::CLONE_NEWPID),
                 "joining the container's PID namespace".into(),
             ),
@@ -137,7 +132,7 @@ impl Runtime {
                 Op::Chdir(cstring("workingDir", &workdir)?),
                 format!("changing to workingDir {}", workdir.display()),
             ),
-        ];
+        ]);
         // Checked after opening: the descriptors belong to this container.
         if parent_of(pid1) != Some(target.pid) || !state::is_alive(target.pid, target.start_time) {
             return Err(not_running(target.pid));
@@ -145,18 +140,18 @@ impl Runtime {
         let (ops, steps) = steps.into_iter().unzip();
         let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
         let argv: Vec<&String> = argv.iter().collect();
-        let mut child = self.spawn_shim(Launch {
+        let shim = self.spawn_shim(Launch {
             mode: &["tools", "init", "--exec", "--"],
             argv: &argv,
             env: &target.env,
             shim_env: vec![(ENV_LOG_MAX, OsString::from((2 * MAX_OUTPUT).to_string()))],
             stdout: out_w.try_clone()?,
             stderr: out_w,
+            cgroup: &target.cgroup,
             ops,
             steps,
             what: format!("exec {:?} in the container", argv[0]),
         })?;
-        let shim = child.id().map(|p| p as i32);
         let mut out = tokio::net::unix::pipe::Receiver::from_owned_fd(out_r)?;
         let run = async {
             let mut kept = Vec::new();
@@ -169,26 +164,18 @@ impl Runtime {
                 let room = (4 * MAX_OUTPUT).saturating_sub(kept.len());
                 kept.extend_from_slice(&chunk[..n.min(room)]);
             }
-            let status = child.wait().await?;
-            Ok::<_, io::Error>((status, kept))
+            let exit = shim.wait().await?;
+            Ok::<_, io::Error>((exit, kept))
         };
         let (exit, raw) = match tokio::time::timeout(timeout, run).await {
             Ok(done) => {
-                let (status, raw) = done?;
-                use std::os::unix::process::ExitStatusExt;
-                let exit = match (status.code(), status.signal()) {
-                    (Some(code), _) => Exit::Code(code),
-                    (None, Some(sig)) => Exit::Signaled(sig),
-                    (None, None) => Exit::Unknown,
-                };
+                let (exit, raw) = done?;
                 (Some(exit), raw)
             }
             Err(_) => {
-                if let Some(pid) = shim {
-                    // The shim leads its own process group (setsid).
-                    let _ = kill(Pid::from_raw(-pid), Signal::SIGKILL);
-                }
-                let _ = child.wait().await;
+                // The shim leads its own process group (setsid).
+                let _ = kill(Pid::from_raw(-shim.pid), Signal::SIGKILL);
+                let _ = shim.wait().await;
                 (None, Vec::new())
             }
         };

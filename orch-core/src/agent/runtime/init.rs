@@ -113,7 +113,7 @@ pub fn resolve_command(cmd: &str, path: &OsStr) -> Option<PathBuf> {
 }
 
 /// Builds a `NAME=value` C string.
-fn env_entry(k: &OsStr, v: &OsStr) -> Option<CString> {
+pub(super) fn env_entry(k: &OsStr, v: &OsStr) -> Option<CString> {
     let mut e = k.as_bytes().to_vec();
     e.push(b'=');
     e.extend_from_slice(v.as_bytes());
@@ -121,7 +121,7 @@ fn env_entry(k: &OsStr, v: &OsStr) -> Option<CString> {
 }
 
 /// A NULL-terminated array of pointers into `strings`.
-fn pointers(strings: &[CString]) -> Vec<*const libc::c_char> {
+pub(super) fn pointers(strings: &[CString]) -> Vec<*const libc::c_char> {
     strings
         .iter()
         .map(|s| s.as_ptr())

@@ -7,18 +7,17 @@
 //! shim for execs into a running container (see [`super::exec`]).
 use std::{
     ffi::{CString, OsStr},
-    fs::{self, OpenOptions},
+    fs,
     io::{self, Read},
     os::{fd::OwnedFd, unix::ffi::OsStrExt},
     path::{Path, PathBuf},
-    process::Stdio,
     time::Duration,
 };
 
 use nix::{
     mount::MsFlags,
     sched::CloneFlags,
-    sys::{signal::Signal, stat::Mode},
+    sys::{signal::Signal, stat::Mode, wait::WaitStatus},
     unistd::Pid,
 };
 
@@ -152,7 +151,9 @@ pub struct Running {
     pub log_path: PathBuf,
     /// Limits that could not be enforced, for pod Events.
     pub warnings: Vec<String>,
-    child: Option<tokio::process::Child>,
+    /// Set when the runtime started it (its status can be collected).
+    shim: Option<Shim>,
+    /// pidfd of an adopted container.
     pidfd: Option<OwnedFd>,
     exit: Option<Exit>,
 }
@@ -172,12 +173,42 @@ pub(crate) struct Launch<'a> {
     pub stdout: OwnedFd,
     /// The shim's stderr.
     pub stderr: OwnedFd,
+    /// The cgroup the shim starts in.
+    pub cgroup: &'a Path,
     /// Steps between fork and exec.
     pub ops: Vec<Op>,
     /// What each step does, for errors.
     pub steps: Vec<String>,
     /// What is being started, for errors.
     pub what: String,
+}
+
+/// A started init shim: the runtime's own child.
+#[derive(Debug)]
+pub(crate) struct Shim {
+    /// Its pid.
+    pub pid: i32,
+    /// Its pidfd.
+    pub pidfd: OwnedFd,
+}
+
+impl Shim {
+    /// Collects the status of the exited shim (it must have exited).
+    fn reap(&self) -> io::Result<Exit> {
+        Ok(
+            match nix::sys::wait::waitpid(Pid::from_raw(self.pid), None)? {
+                WaitStatus::Exited(_, code) => Exit::Code(code),
+                WaitStatus::Signaled(_, sig, _) => Exit::Signaled(sig as i32),
+                _ => Exit::Unknown,
+            },
+        )
+    }
+
+    /// Waits until the shim exits and collects its status. Cancel-safe.
+    pub async fn wait(&self) -> io::Result<Exit> {
+        sys::pidfd_exited(self.pidfd.try_clone()?).await?;
+        self.reap()
+    }
 }
 
 /// The container runtime.
@@ -194,6 +225,23 @@ pub(super) fn cstring(what: &str, s: impl AsRef<OsStr>) -> io::Result<CString> {
             format!("{what} contains a NUL byte"),
         )
     })
+}
+
+/// Steps that put the process into the cgroup v1 fallback groups of the
+/// container whose cgroup is `cgroup` (see [`cgroup::v1_groups`]).
+pub(super) fn join_v1_groups(cgroup: &Path) -> io::Result<Vec<(Op, String)>> {
+    cgroup::v1_groups(cgroup)
+        .into_iter()
+        .map(|g| {
+            let procs = fs::OpenOptions::new()
+                .write(true)
+                .open(g.join("cgroup.procs"))?;
+            Ok((
+                Op::JoinCgroup(procs.into()),
+                format!("joining the cgroup v1 group {}", g.display()),
+            ))
+        })
+        .collect()
 }
 
 /// A bind mount of `source` onto `target`.
@@ -232,36 +280,96 @@ impl Runtime {
         &self.config
     }
 
-    /// Starts the init shim with `l.ops` run between fork and exec. An
-    /// error names the step that failed.
-    pub(crate) fn spawn_shim(&self, l: Launch<'_>) -> io::Result<tokio::process::Child> {
-        let mut cmd = tokio::process::Command::new(&self.config.init_binary);
-        cmd.args(l.mode)
-            .args(l.argv)
-            .env_clear()
-            .envs(l.env.iter().map(|(k, v)| (k, v)))
-            .envs(l.shim_env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(l.stdout)
-            .stderr(l.stderr);
-        if !l.env.iter().any(|(k, _)| k == "PATH") {
-            cmd.env("PATH", DEFAULT_PATH);
+    /// Starts the init shim, directly in the cgroup `l.cgroup`, with
+    /// `l.ops` run between fork and exec. Returns once the shim has exec'd;
+    /// an error names the step that failed.
+    pub(crate) fn spawn_shim(&self, l: Launch<'_>) -> io::Result<Shim> {
+        let fail = |what: String, e: io::Error| {
+            io::Error::new(e.kind(), format!("{}: {what}: {e}", l.what))
+        };
+        let bin = &self.config.init_binary;
+        let path = cstring("the init binary path", bin)?;
+        let mut argv = vec![path.clone()];
+        for a in l
+            .mode
+            .iter()
+            .copied()
+            .chain(l.argv.iter().map(|a| a.as_str()))
+        {
+            argv.push(cstring("an argument", a)?);
         }
+        let mut envp = Vec::new();
+        let vars = l.env.iter().map(|(k, v)| (OsStr::new(k), OsStr::new(v)));
+        let shim_vars = l
+            .shim_env
+            .iter()
+            .map(|(k, v)| (OsStr::new(k), v.as_os_str()));
+        for (k, v) in vars.chain(shim_vars) {
+            envp.push(super::init::env_entry(k, v).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("environment variable {k:?} contains a NUL byte"),
+                )
+            })?);
+        }
+        if !l.env.iter().any(|(k, _)| k == "PATH") {
+            envp.extend(super::init::env_entry(
+                OsStr::new("PATH"),
+                OsStr::new(DEFAULT_PATH),
+            ));
+        }
+        let (argv_p, envp_p) = (super::init::pointers(&argv), super::init::pointers(&envp));
+        let null: OwnedFd = fs::File::open("/dev/null")?.into();
+        let cgroup: OwnedFd = fs::File::open(l.cgroup)
+            .map_err(|e| fail(format!("opening cgroup {}", l.cgroup.display()), e))?
+            .into();
         let (mut report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map(|(r, w)| (fs::File::from(r), w))?;
-        sys::pre_exec_ops(&mut cmd, l.ops, report_w);
-        let spawned = cmd.spawn();
-        drop(cmd); // closes our copy of the report pipe's write end
-        spawned.map_err(|e| {
-            let mut index = [0u8; 2];
-            let step = match report_r.read_exact(&mut index) {
-                Ok(()) => l.steps.get(u16::from_le_bytes(index) as usize).cloned(),
-                Err(_) => None,
-            };
-            let step =
-                step.unwrap_or_else(|| format!("running {}", self.config.init_binary.display()));
-            io::Error::new(e.kind(), format!("{}: {step}: {e}", l.what))
+        let (pid, pidfd) = sys::spawn(&sys::Spawn {
+            path: &path,
+            argv: &argv_p,
+            envp: &envp_p,
+            stdio: [&null, &l.stdout, &l.stderr],
+            ops: &l.ops,
+            report: &report_w,
+            cgroup: &cgroup,
         })
+        .map_err(|e| {
+            fail(
+                format!(
+                    "starting {} in cgroup {}",
+                    bin.display(),
+                    l.cgroup.display()
+                ),
+                e,
+            )
+        })?;
+        drop(report_w);
+        let shim = Shim { pid, pidfd };
+        let mut report = [0u8; 6];
+        match report_r.read_exact(&mut report) {
+            // EOF: the pipe was closed by a successful exec.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(shim),
+            Err(e) => {
+                let _ = sys::pidfd_send_signal(&shim.pidfd, Signal::SIGKILL);
+                let _ = shim.reap();
+                Err(fail("reading the start report".into(), e))
+            }
+            Ok(()) => {
+                let _ = shim.reap();
+                let step = u16::from_le_bytes([report[0], report[1]]);
+                let errno = i32::from_le_bytes([report[2], report[3], report[4], report[5]]);
+                let step = match step {
+                    sys::STEP_EXEC => format!("running {}", bin.display()),
+                    i => l
+                        .steps
+                        .get(usize::from(i))
+                        .cloned()
+                        .unwrap_or_else(|| "setting up".into()),
+                };
+                Err(fail(step, io::Error::from_raw_os_error(errno)))
+            }
+        }
     }
 
     /// Starts the container: creates its cgroup (`<cgroup_parent>/<name>`)
@@ -302,7 +410,7 @@ impl Runtime {
         let (ops, steps) = Self::setup_ops(spec, pod, &cgroup_path)?;
 
         let (pod_key, name) = (&pod.pod_key, &spec.name);
-        let mut child = self.spawn_shim(Launch {
+        let shim = self.spawn_shim(Launch {
             mode: &["tools", "init", "--"],
             argv: &argv,
             env: &spec.env,
@@ -312,31 +420,29 @@ impl Runtime {
             ],
             stdout: log_file.try_clone()?.into(),
             stderr: log_file.into(),
+            cgroup: &cgroup_path,
             ops,
             steps,
             what: format!("starting container {name:?} of pod {pod_key:?}"),
         })?;
-        let pid = child
-            .id()
-            .ok_or_else(|| io::Error::other("the init shim exited at once"))?
-            as i32;
-        let start_time = match state::process_start_time(pid) {
+        let start_time = match state::process_start_time(shim.pid) {
             Ok(t) => t,
             Err(e) => {
                 // Untrackable (and not re-adoptable): don't leave it running.
-                let _ = child.start_kill();
+                let _ = sys::pidfd_send_signal(&shim.pidfd, Signal::SIGKILL);
+                let _ = shim.reap();
                 return Err(e);
             }
         };
         Ok(Running {
-            pid,
+            pid: shim.pid,
             start_time,
             started_at: jiff::Timestamp::now(),
             cgroup: cgroup_path,
             log_path,
             warnings,
-            pidfd: sys::pidfd_open(pid).ok(),
-            child: Some(child),
+            shim: Some(shim),
+            pidfd: None,
             exit: None,
         })
     }
@@ -348,9 +454,9 @@ impl Runtime {
         cgroup: &Path,
     ) -> io::Result<(Vec<Op>, Vec<String>)> {
         let ns = pod.namespaces;
-        let procs = cgroup.join("cgroup.procs");
-        let mut steps: Vec<(Op, String)> = vec![
-            (Op::Setsid, "starting a new session".into()),
+        let mut steps: Vec<(Op, String)> = vec![(Op::Setsid, "starting a new session".into())];
+        steps.extend(join_v1_groups(cgroup)?);
+        steps.extend([
             (
                 Op::Setns(open_ns(&pod.netns_path)?, CloneFlags::CLONE_NEWNET),
                 format!("joining the network namespace {}", pod.netns_path.display()),
@@ -362,10 +468,6 @@ impl Runtime {
             (
                 Op::Setns(open_ns(&ns.ipc_path())?, CloneFlags::CLONE_NEWIPC),
                 format!("joining the IPC namespace {}", ns.ipc_path().display()),
-            ),
-            (
-                Op::JoinCgroup(OpenOptions::new().write(true).open(&procs)?.into()),
-                format!("joining cgroup {}", cgroup.display()),
             ),
             (
                 Op::Unshare(CloneFlags::CLONE_NEWNS),
@@ -394,7 +496,7 @@ impl Runtime {
                 bind(&pod.hosts, "/etc/hosts")?,
                 format!("bind-mounting {} on /etc/hosts", pod.hosts.display()),
             ),
-        ];
+        ]);
         if let Some(sa) = &pod.service_account_dir {
             let dir_mode = Mode::from_bits_truncate(0o755);
             steps.extend([
@@ -467,7 +569,7 @@ impl Running {
             cgroup: state.cgroup.clone(),
             log_path: state.log_path.clone(),
             warnings: Vec::new(),
-            child: None,
+            shim: None,
             pidfd: Some(pidfd),
             exit: None,
         })
@@ -492,19 +594,12 @@ impl Running {
         if let Some(exit) = self.exit {
             return Ok(exit);
         }
-        let exit = match self.child.as_mut() {
-            Some(child) => {
-                let status = child.wait().await?;
-                use std::os::unix::process::ExitStatusExt;
-                match (status.code(), status.signal()) {
-                    (Some(code), _) => Exit::Code(code),
-                    (None, Some(sig)) => Exit::Signaled(sig),
-                    (None, None) => Exit::Unknown,
-                }
-            }
+        let exit = match &self.shim {
+            Some(shim) => shim.wait().await?,
             None => state::wait_adopted(self.pid, self.start_time).await?,
         };
         self.exit = Some(exit);
+        self.shim = None;
         self.pidfd = None;
         Ok(exit)
     }
@@ -515,7 +610,8 @@ impl Running {
         if self.exit.is_some() {
             return Ok(());
         }
-        let sent = match &self.pidfd {
+        let fd = self.shim.as_ref().map(|s| &s.pidfd).or(self.pidfd.as_ref());
+        let sent = match fd {
             Some(fd) => sys::pidfd_send_signal(fd, sig),
             None => nix::sys::signal::kill(Pid::from_raw(self.pid), sig).map_err(io::Error::from),
         };

@@ -1,6 +1,9 @@
-//! Every `unsafe` block and raw syscall of the container runtime: the
-//! `pre_exec` steps that move the init shim into the pod, the shim's fork of
-//! the container's PID 1, signal forwarding, `poll(2)` and pidfds.
+//! Every `unsafe` block and raw syscall of the container runtime: starting
+//! the init shim straight into its cgroup (`clone3` with
+//! `CLONE_INTO_CGROUP`, which skips the slow migration a write to
+//! `cgroup.procs` costs) with the steps that move it into the pod, the
+//! shim's fork of the container's PID 1, signal forwarding, `poll(2)` and
+//! pidfds.
 //!
 //! Code that runs between `fork` and `exec` only makes async-signal-safe
 //! syscalls (through nix wrappers that do not allocate when given `CStr`s and
@@ -32,8 +35,8 @@ pub(crate) enum Op {
     Setsid,
     /// `setns(fd, nstype)`.
     Setns(OwnedFd, CloneFlags),
-    /// `write(fd, "0")`: move the calling process into a cgroup, given its
-    /// open `cgroup.procs`.
+    /// `write(fd, "0")`: join a cgroup (a cgroup v1 fallback group), given
+    /// its open `cgroup.procs`.
     JoinCgroup(OwnedFd),
     /// `unshare(flags)`.
     Unshare(CloneFlags),
@@ -81,30 +84,128 @@ impl Op {
     }
 }
 
-/// Runs `ops` in order; on the first failure writes its index (u16 LE) to
-/// `report` and returns the error.
-fn run_ops(ops: &[Op], report: &OwnedFd) -> io::Result<()> {
-    for (i, op) in ops.iter().enumerate() {
-        if let Err(e) = op.run() {
-            // A failed write only loses the name of the step.
-            let _ = unistd::write(report, &(i as u16).to_le_bytes());
-            return Err(io::Error::from_raw_os_error(e as i32));
-        }
-    }
-    Ok(())
+/// `struct clone_args` of `clone3(2)`, up to `cgroup` (version 2).
+#[repr(C)]
+#[derive(Debug, Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
 }
 
-/// Makes the command run `ops` in the child between fork and exec. The
-/// index of a failing step is written to `report`.
-pub(crate) fn pre_exec_ops(cmd: &mut tokio::process::Command, ops: Vec<Op>, report: OwnedFd) {
-    // SAFETY: the closure runs in the forked child before exec. It only
-    // makes single syscalls (setsid, setns, write, unshare, mount, mkdir,
-    // chdir) on descriptors and C strings opened and built before the fork,
-    // and allocates nothing (nix passes `CStr`s through, and
-    // `io::Error::from_raw_os_error` does not allocate).
-    unsafe {
-        cmd.pre_exec(move || run_ops(&ops, &report));
+/// `CLONE_INTO_CGROUP` (Linux 5.7).
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// Index written to the report pipe when `execve` itself failed.
+pub(crate) const STEP_EXEC: u16 = u16::MAX;
+
+/// What the child of [`spawn`] does before it execs, all built before the
+/// clone.
+#[derive(Debug)]
+pub(crate) struct Spawn<'a> {
+    /// The program.
+    pub path: &'a CStr,
+    /// NULL-terminated argv.
+    pub argv: &'a [*const c_char],
+    /// NULL-terminated envp.
+    pub envp: &'a [*const c_char],
+    /// Becomes stdin, stdout and stderr.
+    pub stdio: [&'a OwnedFd; 3],
+    /// Steps run in order before exec.
+    pub ops: &'a [Op],
+    /// Close-on-exec pipe: on failure, the step's index (u16 LE, or
+    /// [`STEP_EXEC`]) and errno (i32 LE).
+    pub report: &'a OwnedFd,
+    /// The cgroup (an open directory) the child starts in.
+    pub cgroup: &'a OwnedFd,
+}
+
+/// Starts a process as `clone3(CLONE_INTO_CGROUP | CLONE_PIDFD)` (a fork
+/// that starts in `s.cgroup`) that runs `s.ops` and execs `s.path`.
+/// Returns its pid and pidfd at once; whether the exec succeeded comes
+/// through `s.report` (EOF on success).
+pub(crate) fn spawn(s: &Spawn<'_>) -> io::Result<(i32, OwnedFd)> {
+    assert_eq!(
+        s.argv.last(),
+        Some(&std::ptr::null()),
+        "argv must end with NULL"
+    );
+    assert_eq!(
+        s.envp.last(),
+        Some(&std::ptr::null()),
+        "envp must end with NULL"
+    );
+    let mut pidfd: c_int = -1;
+    let args = CloneArgs {
+        flags: CLONE_INTO_CGROUP | libc::CLONE_PIDFD as u64,
+        pidfd: std::ptr::addr_of_mut!(pidfd) as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: s.cgroup.as_raw_fd() as u64,
+        ..CloneArgs::default()
+    };
+    // SAFETY: with no stack given, clone3(2) duplicates the calling thread
+    // as fork does; `args` is a valid clone_args of the size passed. The
+    // child only runs `spawn_child`, which makes async-signal-safe syscalls
+    // on data built before the clone and never returns.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            std::ptr::addr_of!(args),
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match pid {
+        -1 => Err(io::Error::last_os_error()),
+        0 => spawn_child(s),
+        pid => {
+            // SAFETY: the kernel stored a new descriptor in `pidfd` for
+            // this child (CLONE_PIDFD); nothing else owns it.
+            let fd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+            Ok((pid as i32, fd))
+        }
     }
+}
+
+/// Writes (step, errno) to the report pipe and exits with 127.
+fn spawn_fail(s: &Spawn<'_>, step: u16, errno: Errno) -> ! {
+    let mut buf = [0u8; 6];
+    buf[..2].copy_from_slice(&step.to_le_bytes());
+    buf[2..].copy_from_slice(&(errno as i32).to_le_bytes());
+    let _ = unistd::write(s.report, &buf);
+    exit_now(127)
+}
+
+/// The child side of [`spawn`]. Async-signal-safe only.
+fn spawn_child(s: &Spawn<'_>) -> ! {
+    // Default signal dispositions and mask, as a fresh process has them
+    // (the Rust runtime ignores SIGPIPE; ignored signals stay ignored
+    // across exec).
+    // SAFETY: SIG_DFL installs no handler code.
+    let _ = unsafe { signal::signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+    let _ = signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    for (target, fd) in s.stdio.iter().enumerate() {
+        // SAFETY: dup2(2) on two valid descriptor numbers.
+        if unsafe { libc::dup2(fd.as_raw_fd(), target as c_int) } < 0 {
+            spawn_fail(s, 0, Errno::last());
+        }
+    }
+    for (i, op) in s.ops.iter().enumerate() {
+        if let Err(e) = op.run() {
+            spawn_fail(s, i as u16, e);
+        }
+    }
+    // SAFETY: path, argv and envp are NUL-terminated strings and
+    // NULL-terminated pointer arrays that outlive this call.
+    unsafe { libc::execve(s.path.as_ptr(), s.argv.as_ptr(), s.envp.as_ptr()) };
+    spawn_fail(s, STEP_EXEC, Errno::last())
 }
 
 /// Stage code of a failure in the shim's child: setting up stdio/signals.
