@@ -497,3 +497,58 @@ async fn large_answers_truncate_on_udp_and_come_whole_over_tcp() {
     assert_eq!(t.answers.len(), 100);
     assert!(t.answers.iter().all(|r| r.record_type() == RecordType::A));
 }
+
+#[tokio::test]
+async fn an_address_behind_two_services_has_both_ptr_records() {
+    let mut dns = Dns::start().await;
+    for svc in ["a", "b"] {
+        dns.state
+            .apply_service(&service("default", svc, json!({"clusterIP": "None"})));
+        dns.state.apply_slice(&slice(
+            "default",
+            &format!("{svc}-1"),
+            svc,
+            "IPv4",
+            vec![ep("10.244.7.7", Some("pod"), true)],
+            json!([]),
+        ));
+    }
+    let m = dns.ask("7.7.244.10.in-addr.arpa.", RecordType::PTR).await;
+    let mut ptr = datas(&m.answers);
+    ptr.sort();
+    assert_eq!(
+        ptr,
+        [
+            "PTR pod.a.default.svc.cluster.local.",
+            "PTR pod.b.default.svc.cluster.local."
+        ]
+    );
+    // A change to one Service keeps the other's record.
+    dns.state.apply_slice(&slice(
+        "default",
+        "a-1",
+        "a",
+        "IPv4",
+        vec![ep("10.244.7.7", Some("renamed"), true)],
+        json!([]),
+    ));
+    let m = dns.ask("7.7.244.10.in-addr.arpa.", RecordType::PTR).await;
+    let mut ptr = datas(&m.answers);
+    ptr.sort();
+    assert_eq!(
+        ptr,
+        [
+            "PTR pod.b.default.svc.cluster.local.",
+            "PTR renamed.a.default.svc.cluster.local."
+        ]
+    );
+    dns.state.delete_service("default", "b");
+    let m = dns.ask("7.7.244.10.in-addr.arpa.", RecordType::PTR).await;
+    assert_eq!(
+        datas(&m.answers),
+        ["PTR renamed.a.default.svc.cluster.local."]
+    );
+    dns.state.delete_service("default", "a");
+    let m = dns.ask("7.7.244.10.in-addr.arpa.", RecordType::PTR).await;
+    assert_negative(&m, ResponseCode::NXDomain, "244.10.in-addr.arpa.");
+}

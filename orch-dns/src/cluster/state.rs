@@ -22,12 +22,43 @@ pub type ObjKey = (String, String);
 #[derive(Debug)]
 pub struct ClusterState {
     writer: ZoneWriter,
+    models: Models,
+    owner_ids: HashMap<ObjKey, OwnerId>,
+}
+
+/// The models of Services and their slices.
+#[derive(Debug, Default)]
+struct Models {
     services: HashMap<ObjKey, ServiceModel>,
     /// Slices by Service `(namespace, service)`, then by slice name.
     slices: HashMap<ObjKey, HashMap<String, SliceModel>>,
     /// Which Service each slice `(namespace, slice)` belongs to.
     slice_service: HashMap<ObjKey, String>,
-    owner_ids: HashMap<ObjKey, OwnerId>,
+}
+
+impl Models {
+    /// The names of Service `key`.
+    fn contribution(&self, zones: &Zones, key: &ObjKey) -> Contribution {
+        let Some(svc) = self.services.get(key) else {
+            return Contribution::new();
+        };
+        let slices = self.slices.get(key).into_iter().flat_map(|m| m.values());
+        match records::service_records(zones, svc, slices) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "Service has no records");
+                Contribution::new()
+            }
+        }
+    }
+
+    /// The current contribution of an owner (`""`: the zones' own).
+    fn recall(&self, zones: &Zones, owner: &OwnerId) -> Contribution {
+        match owner.split_once('/') {
+            Some((ns, name)) => self.contribution(zones, &(ns.to_string(), name.to_string())),
+            None => records::zone_records(zones),
+        }
+    }
 }
 
 fn key_of<K: kube::Resource>(o: &K) -> ObjKey {
@@ -42,12 +73,13 @@ impl ClusterState {
     /// A state writing to `table`, holding the zones' own records.
     pub fn new(table: Arc<Table>, zones: Arc<Zones>) -> Self {
         let mut writer = ZoneWriter::new(table, zones.clone());
-        writer.set(&OwnerId::from(""), records::zone_records(&zones));
+        let models = Models::default();
+        writer.set(&OwnerId::from(""), records::zone_records(&zones), &|o| {
+            models.recall(&zones, o)
+        });
         Self {
             writer,
-            services: HashMap::new(),
-            slices: HashMap::new(),
-            slice_service: HashMap::new(),
+            models,
             owner_ids: HashMap::new(),
         }
     }
@@ -57,14 +89,14 @@ impl ClusterState {
         let key = key_of(s);
         match ServiceModel::from_service(s) {
             Ok(m) => {
-                if self.services.get(&key) == Some(&m) {
+                if self.models.services.get(&key) == Some(&m) {
                     return;
                 }
-                self.services.insert(key.clone(), m);
+                self.models.services.insert(key.clone(), m);
             }
             Err(e) => {
                 tracing::warn!(error = %e, "Service ignored");
-                self.services.remove(&key);
+                self.models.services.remove(&key);
             }
         }
         self.refresh(&key);
@@ -73,7 +105,7 @@ impl ClusterState {
     /// A Service was deleted.
     pub fn delete_service(&mut self, namespace: &str, name: &str) {
         let key = (namespace.to_string(), name.to_string());
-        if self.services.remove(&key).is_some() {
+        if self.models.services.remove(&key).is_some() {
             self.refresh(&key);
         }
     }
@@ -89,7 +121,7 @@ impl ClusterState {
             }
         };
         // A slice that moved to another Service leaves the old one.
-        let old_service = self.slice_service.get(&key).cloned();
+        let old_service = self.models.slice_service.get(&key).cloned();
         if let Some(old) = &old_service {
             if model.as_ref().map(|m| &m.service) != Some(old) {
                 self.remove_slice(&key, old);
@@ -97,11 +129,12 @@ impl ClusterState {
         }
         let Some(model) = model else { return };
         let svc_key = (key.0.clone(), model.service.clone());
-        let slices = self.slices.entry(svc_key.clone()).or_default();
+        let slices = self.models.slices.entry(svc_key.clone()).or_default();
         if slices.get(&key.1) == Some(&model) {
             return;
         }
-        self.slice_service
+        self.models
+            .slice_service
             .insert(key.clone(), model.service.clone());
         slices.insert(key.1, model);
         self.refresh(&svc_key);
@@ -110,18 +143,18 @@ impl ClusterState {
     /// An EndpointSlice was deleted.
     pub fn delete_slice(&mut self, namespace: &str, name: &str) {
         let key = (namespace.to_string(), name.to_string());
-        if let Some(svc) = self.slice_service.get(&key).cloned() {
+        if let Some(svc) = self.models.slice_service.get(&key).cloned() {
             self.remove_slice(&key, &svc);
         }
     }
 
     fn remove_slice(&mut self, key: &ObjKey, service: &str) {
-        self.slice_service.remove(key);
+        self.models.slice_service.remove(key);
         let svc_key = (key.0.clone(), service.to_string());
-        if let Some(slices) = self.slices.get_mut(&svc_key) {
+        if let Some(slices) = self.models.slices.get_mut(&svc_key) {
             slices.remove(&key.1);
             if slices.is_empty() {
-                self.slices.remove(&svc_key);
+                self.models.slices.remove(&svc_key);
             }
         }
         self.refresh(&svc_key);
@@ -129,19 +162,8 @@ impl ClusterState {
 
     /// Recomputes the names of the Service `key`.
     fn refresh(&mut self, key: &ObjKey) {
-        let contribution = match self.services.get(key) {
-            None => Contribution::new(),
-            Some(svc) => {
-                let slices = self.slices.get(key).into_iter().flat_map(|m| m.values());
-                match records::service_records(self.writer.zones(), svc, slices) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "Service has no records");
-                        Contribution::new()
-                    }
-                }
-            }
-        };
+        let zones = self.writer.zones().clone();
+        let contribution = self.models.contribution(&zones, key);
         let owner = match self.owner_ids.get(key) {
             Some(o) => o.clone(),
             None => {
@@ -156,21 +178,23 @@ impl ClusterState {
         if contribution.is_empty() {
             self.owner_ids.remove(key);
         }
-        self.writer.set(&owner, contribution);
+        let models = &self.models;
+        self.writer
+            .set(&owner, contribution, &|o| models.recall(&zones, o));
     }
 
     /// The Services known, as `(namespace, name)`.
     pub fn service_keys(&self) -> BTreeSet<ObjKey> {
-        self.services.keys().cloned().collect()
+        self.models.services.keys().cloned().collect()
     }
 
     /// The EndpointSlices known, as `(namespace, name)`.
     pub fn slice_keys(&self) -> BTreeSet<ObjKey> {
-        self.slice_service.keys().cloned().collect()
+        self.models.slice_service.keys().cloned().collect()
     }
 
     /// Services known.
     pub fn services(&self) -> usize {
-        self.services.len()
+        self.models.services.len()
     }
 }

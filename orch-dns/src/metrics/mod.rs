@@ -236,7 +236,7 @@ impl Collector for StatsCollector {
                 .sum();
             enc.encode_descriptor(
                 "orch_dns_query_duration_seconds",
-                "Time from receiving a query to sending its answer",
+                "Time from receiving a query to having its answer ready to send",
                 None,
                 MetricType::Histogram,
             )?

@@ -148,10 +148,12 @@ fn serve(
         }
         match fast::answer(&buf[..n], &mut out, &ctx.table, &ctx.zones) {
             Fast::Answered { qtype, rcode } => {
+                // Counted before sending, so a client that saw the answer
+                // also sees it counted.
+                ctx.stats.record(shard, qtype, rcode, started.elapsed());
                 if let Err(e) = sock.send_to(&out, src) {
                     tracing::debug!(error = %e, %src, "sending a UDP answer");
                 }
-                ctx.stats.record(shard, qtype, rcode, started.elapsed());
             }
             Fast::Drop => ctx.stats.dropped(),
             Fast::Slow => {

@@ -14,10 +14,10 @@ use super::table::{Node, Template};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NameContrib {
     /// Record data at the name (owner name and TTL are the node's).
-    pub records: Vec<RData>,
+    pub records: Box<[RData]>,
     /// Records for the additional section of SRV answers (the targets'
     /// addresses).
-    pub additionals: Vec<Record>,
+    pub additionals: Box<[Record]>,
 }
 
 impl NameContrib {
@@ -101,7 +101,8 @@ fn encode(
             msg.add_additionals(additionals.iter().map(|r| (*r).clone()));
         }
         match msg.to_vec() {
-            Ok(v) => return Template::new(v),
+            // An exact-size copy: the encoder's buffer is larger.
+            Ok(v) => return Template::copy(&v),
             Err(e) if with_additionals && !additionals.is_empty() => {
                 tracing::warn!(%name, %rtype, error = %e, "answer too large; dropping its additional section");
                 with_additionals = false;
@@ -134,15 +135,16 @@ mod tests {
     fn merges_dedups_and_groups_by_type() {
         let name = Name::from_ascii("web.default.svc.cluster.local.").unwrap();
         let one = NameContrib {
-            records: vec![a([10, 0, 0, 1]), a([10, 0, 0, 2])],
-            additionals: vec![],
+            records: vec![a([10, 0, 0, 1]), a([10, 0, 0, 2])].into(),
+            additionals: Box::default(),
         };
         let two = NameContrib {
             records: vec![
                 a([10, 0, 0, 2]),
                 RData::SRV(SRV::new(0, 100, 80, name.clone())),
-            ],
-            additionals: vec![Record::from_rdata(name.clone(), 5, a([10, 0, 0, 9]))],
+            ]
+            .into(),
+            additionals: vec![Record::from_rdata(name.clone(), 5, a([10, 0, 0, 9]))].into(),
         };
         let node = compile(&name, 0, 5, &[&one, &two]);
         assert!(!node.alias);
@@ -165,7 +167,7 @@ mod tests {
             records: (0..6000u32)
                 .map(|i| RData::A(A(Ipv4Addr::from(0x0a00_0000 + i))))
                 .collect(),
-            additionals: vec![],
+            additionals: Box::default(),
         };
         let node = compile(&name, 0, 5, &[&c]);
         let t = node.answer(u16::from(RecordType::A)).unwrap();

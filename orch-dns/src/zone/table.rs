@@ -22,6 +22,11 @@ impl Template {
         Self(msg.into_boxed_slice())
     }
 
+    /// Copies an encoded message.
+    pub fn copy(msg: &[u8]) -> Self {
+        Self(msg.into())
+    }
+
     /// The whole message.
     pub fn bytes(&self) -> &[u8] {
         &self.0

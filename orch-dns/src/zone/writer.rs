@@ -2,9 +2,12 @@
 //! Service, plus the zones' own records) replaces its whole set of names at
 //! once; only the names whose content or existence changed are compiled
 //! again, so a change costs O(what changed), whatever the number of
-//! Services.
+//! Services. What an owner put at a name is kept as a fingerprint only (10k
+//! Services hold about 80k names); the records of a name shared with other
+//! owners are asked for again from those owners when it is recompiled.
 use std::{
     collections::{BTreeMap, HashMap},
+    hash::{Hash, Hasher},
     sync::Arc,
 };
 
@@ -22,27 +25,96 @@ pub type OwnerId = Arc<str>;
 /// Everything one owner puts in the zones, by name.
 pub type Contribution = BTreeMap<NameKey, Arc<NameContrib>>;
 
+/// A digest of what an owner put at a name; [`EMPTY`] for nothing but
+/// existence.
+type Print = u64;
+
+/// The fingerprint of an empty contribution.
+const EMPTY: Print = 0;
+
+fn fingerprint(c: &NameContrib) -> Print {
+    if c.is_empty() {
+        return EMPTY;
+    }
+    let mut h = std::hash::DefaultHasher::new();
+    c.records.hash(&mut h);
+    for r in c.additionals.iter() {
+        r.name.hash(&mut h);
+        r.data.hash(&mut h);
+    }
+    h.finish().max(1)
+}
+
 /// The owners of one name. Owners whose contribution is empty only keep the
 /// name in existence, so they are only counted: a namespace's
 /// `<ns>.svc.<domain>` can have thousands of them.
 #[derive(Debug, Default)]
 struct Owners {
-    rich: Vec<OwnerId>,
+    rich: Rich,
     bare: u32,
+}
+
+/// Owners with records at a name; nearly always one.
+#[derive(Debug, Default)]
+enum Rich {
+    #[default]
+    None,
+    One(OwnerId),
+    Many(Vec<OwnerId>),
+}
+
+impl Rich {
+    fn add(&mut self, o: OwnerId) {
+        *self = match std::mem::take(self) {
+            Rich::None => Rich::One(o),
+            Rich::One(a) => Rich::Many(vec![a, o]),
+            Rich::Many(mut v) => {
+                v.push(o);
+                Rich::Many(v)
+            }
+        };
+    }
+
+    fn remove(&mut self, o: &OwnerId) {
+        *self = match std::mem::take(self) {
+            Rich::One(a) if a == *o => Rich::None,
+            Rich::Many(mut v) => {
+                v.retain(|x| x != o);
+                match v.len() {
+                    0 => Rich::None,
+                    1 => Rich::One(v.remove(0)),
+                    _ => Rich::Many(v),
+                }
+            }
+            other => other,
+        };
+    }
+
+    fn list(&self) -> &[OwnerId] {
+        match self {
+            Rich::None => &[],
+            Rich::One(a) => std::slice::from_ref(a),
+            Rich::Many(v) => v,
+        }
+    }
 }
 
 impl Owners {
     fn exists(&self) -> bool {
-        !self.rich.is_empty() || self.bare > 0
+        !self.rich.list().is_empty() || self.bare > 0
     }
 }
+
+/// Asks an owner for its current contribution (for names it shares).
+pub type Recall<'a> = &'a dyn Fn(&OwnerId) -> Contribution;
 
 /// Applies owners' contributions to a [`Table`].
 #[derive(Debug)]
 pub struct ZoneWriter {
     table: Arc<Table>,
     zones: Arc<Zones>,
-    owners: HashMap<OwnerId, Contribution>,
+    /// Per owner, its names (sorted) and fingerprints.
+    owners: HashMap<OwnerId, Box<[(NameKey, Print)]>>,
     names: HashMap<NameKey, Owners>,
 }
 
@@ -63,52 +135,51 @@ impl ZoneWriter {
     }
 
     /// Replaces what `owner` contributes with `new` (empty: removes it).
-    /// Returns how many names were compiled again.
-    pub fn set(&mut self, owner: &OwnerId, new: Contribution) -> usize {
+    /// `recall` gives any other owner's current contribution, for names
+    /// `owner` shares with it. Returns how many names were compiled again.
+    pub fn set(&mut self, owner: &OwnerId, new: Contribution, recall: Recall<'_>) -> usize {
         let old = self.owners.remove(owner).unwrap_or_default();
+        let prints: Box<[(NameKey, Print)]> = new
+            .iter()
+            .map(|(k, c)| (k.clone(), fingerprint(c)))
+            .collect();
         let mut dirty: Vec<NameKey> = Vec::new();
-        let mut o = old.iter().peekable();
-        let mut n = new.iter().peekable();
-        loop {
-            let (key, before, after) = match (o.peek(), n.peek()) {
+        let (mut i, mut j) = (0, 0);
+        while i < old.len() || j < prints.len() {
+            let (key, before, after) = match (old.get(i), prints.get(j)) {
+                (Some((ko, po)), Some((kn, pn))) if ko == kn => {
+                    i += 1;
+                    j += 1;
+                    (ko, Some(*po), Some(*pn))
+                }
+                (Some((ko, po)), Some((kn, _))) if ko < kn => {
+                    i += 1;
+                    (ko, Some(*po), None)
+                }
+                (Some((ko, po)), None) => {
+                    i += 1;
+                    (ko, Some(*po), None)
+                }
+                (_, Some((kn, pn))) => {
+                    j += 1;
+                    (kn, None, Some(*pn))
+                }
                 (None, None) => break,
-                (Some((ko, vo)), Some((kn, vn))) if ko == kn => {
-                    let r = ((*ko).clone(), Some((*vo).clone()), Some((*vn).clone()));
-                    o.next();
-                    n.next();
-                    r
-                }
-                (Some((ko, vo)), Some((kn, _))) if ko < kn => {
-                    let r = ((*ko).clone(), Some((*vo).clone()), None);
-                    o.next();
-                    r
-                }
-                (Some((ko, vo)), None) => {
-                    let r = ((*ko).clone(), Some((*vo).clone()), None);
-                    o.next();
-                    r
-                }
-                (_, Some((kn, vn))) => {
-                    let r = ((*kn).clone(), None, Some((*vn).clone()));
-                    n.next();
-                    r
-                }
             };
-            if let (Some(b), Some(a)) = (&before, &after) {
-                if Arc::ptr_eq(b, a) || b == a {
-                    continue;
-                }
+            if before.is_some() && before == after {
+                continue;
             }
-            if self.update_owners(&key, owner, before.as_deref(), after.as_deref()) {
-                dirty.push(key);
+            if self.update_owners(key, owner, before, after) {
+                dirty.push(key.clone());
             }
         }
-        if !new.is_empty() {
-            self.owners.insert(owner.clone(), new);
+        if !prints.is_empty() {
+            self.owners.insert(owner.clone(), prints);
         }
         let count = dirty.len();
+        let mut recalled: HashMap<OwnerId, Contribution> = HashMap::new();
         for key in dirty {
-            self.recompile(key);
+            self.recompile(key, owner, &new, recall, &mut recalled);
         }
         count
     }
@@ -118,21 +189,21 @@ impl ZoneWriter {
         &mut self,
         key: &NameKey,
         owner: &OwnerId,
-        before: Option<&NameContrib>,
-        after: Option<&NameContrib>,
+        before: Option<Print>,
+        after: Option<Print>,
     ) -> bool {
         let entry = self.names.entry(key.clone()).or_default();
         let existed = entry.exists();
-        let was_rich = before.is_some_and(|c| !c.is_empty());
-        let is_rich = after.is_some_and(|c| !c.is_empty());
+        let was_rich = before.is_some_and(|p| p != EMPTY);
+        let is_rich = after.is_some_and(|p| p != EMPTY);
         match before {
-            Some(c) if c.is_empty() => entry.bare -= 1,
-            Some(_) => entry.rich.retain(|o| o != owner),
+            Some(EMPTY) => entry.bare -= 1,
+            Some(_) => entry.rich.remove(owner),
             None => {}
         }
         match after {
-            Some(c) if c.is_empty() => entry.bare += 1,
-            Some(_) => entry.rich.push(owner.clone()),
+            Some(EMPTY) => entry.bare += 1,
+            Some(_) => entry.rich.add(owner.clone()),
             None => {}
         }
         let exists = entry.exists();
@@ -142,21 +213,37 @@ impl ZoneWriter {
         was_rich || is_rich || existed != exists
     }
 
-    fn recompile(&mut self, key: NameKey) {
+    fn recompile(
+        &mut self,
+        key: NameKey,
+        owner: &OwnerId,
+        new: &Contribution,
+        recall: Recall<'_>,
+        recalled: &mut HashMap<OwnerId, Contribution>,
+    ) {
         let Some(entry) = self.names.get(&key) else {
             self.table.set(key, None);
             return;
         };
-        let parts: Vec<&NameContrib> = entry
-            .rich
-            .iter()
-            .filter_map(|o| self.owners.get(o)?.get(&key).map(|c| &**c))
-            .collect();
+        let mut parts: Vec<Arc<NameContrib>> = Vec::new();
+        for o in entry.rich.list() {
+            let c = if o == owner {
+                new.get(&key).cloned()
+            } else {
+                recalled
+                    .entry(o.clone())
+                    .or_insert_with(|| recall(o))
+                    .get(&key)
+                    .cloned()
+            };
+            parts.extend(c);
+        }
         let Some(name) = name_of(&key) else {
             return;
         };
         let zone = self.zones.zone_of(&key).unwrap_or(0) as u8;
-        let node = compile(&name, zone, self.zones.ttl(), &parts);
+        let refs: Vec<&NameContrib> = parts.iter().map(|c| &**c).collect();
+        let node = compile(&name, zone, self.zones.ttl(), &refs);
         // Unchanged compiled answers are not swapped in.
         if self.table.get(&key).is_some_and(|cur| *cur == node) {
             return;
@@ -194,10 +281,15 @@ mod tests {
         key_of(&Name::from_ascii(s).unwrap())
     }
 
+    /// Recalls from a fixed set of contributions.
+    fn from(all: &HashMap<OwnerId, Contribution>) -> impl Fn(&OwnerId) -> Contribution + '_ {
+        move |o| all.get(o).cloned().unwrap_or_default()
+    }
+
     fn with_a(ip: [u8; 4]) -> Arc<NameContrib> {
         Arc::new(NameContrib {
-            records: vec![RData::A(A(Ipv4Addr::from(ip)))],
-            additionals: vec![],
+            records: vec![RData::A(A(Ipv4Addr::from(ip)))].into(),
+            additionals: Box::default(),
         })
     }
 
@@ -222,9 +314,13 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        assert_eq!(w.set(&one, c1.clone()), 3);
+        let mut all = HashMap::new();
+        all.insert(one.clone(), c1.clone());
+        all.insert(two.clone(), c2.clone());
+        let recall = from(&all);
+        assert_eq!(w.set(&one, c1.clone(), &recall), 3);
         // The second owner of an empty name does not recompile it.
-        assert_eq!(w.set(&two, c2), 2);
+        assert_eq!(w.set(&two, c2, &recall), 2);
         assert_eq!(table.len(), 4);
         let a = u16::from(RecordType::A);
         let m = hickory_server::proto::op::Message::from_vec(
@@ -233,12 +329,18 @@ mod tests {
         .unwrap();
         assert_eq!(m.answers.len(), 2);
         // Same content again: nothing to do.
-        assert_eq!(w.set(&one, c1), 0);
-        assert_eq!(w.set(&one, Contribution::new()), 2);
+        assert_eq!(w.set(&one, c1, &recall), 0);
+        assert_eq!(w.set(&one, Contribution::new(), &recall), 2);
         assert!(table.get(&k("one.default.svc.cluster.local.")).is_none());
         assert!(table.get(&ent).is_some());
         assert!(table.get(&shared).is_some());
-        w.set(&two, Contribution::new());
+        // The shared name lost one owner's record.
+        let m = hickory_server::proto::op::Message::from_vec(
+            table.get(&shared).unwrap().answer(a).unwrap().bytes(),
+        )
+        .unwrap();
+        assert_eq!(m.answers.len(), 1);
+        w.set(&two, Contribution::new(), &recall);
         assert!(table.is_empty());
         assert_eq!(w.owners(), 0);
     }

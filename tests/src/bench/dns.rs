@@ -43,6 +43,9 @@ pub struct DnsParams {
     pub clients: usize,
     /// Seconds of each throughput run.
     pub seconds: u64,
+    /// Throughput runs per server, interleaved (orch-dns, Knot, Knot,
+    /// orch-dns, ...), so load from elsewhere hits both alike.
+    pub rounds: usize,
     /// Seconds of each fixed-rate latency run.
     pub latency_seconds: u64,
     /// Queries per second of the latency runs.
@@ -66,26 +69,60 @@ impl Default for DnsParams {
         Self {
             services: 10_000,
             clients: 32,
-            seconds: 20,
+            seconds: 5,
+            rounds: 4,
             latency_seconds: 5,
             latency_qps: 20_000,
             changes: 100,
             udp_workers: 2,
             perf_clients: 8,
             perf_threads: 2,
-            outstanding: 200,
+            outstanding: 100,
             cap: Duration::from_secs(300),
         }
     }
 }
 
 /// One server's figures.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ServerRun {
-    /// Throughput run.
-    pub throughput: PerfResult,
+    /// Throughput runs.
+    pub rounds: Vec<PerfResult>,
     /// Fixed-rate run, every query timed.
     pub latency: PerfResult,
+}
+
+impl ServerRun {
+    /// The median throughput of the rounds.
+    pub fn median_qps(&self) -> f64 {
+        let mut q: Vec<f64> = self.rounds.iter().map(|r| r.qps).collect();
+        q.sort_by(f64::total_cmp);
+        match q.len() {
+            0 => 0.0,
+            n if n % 2 == 1 => q[n / 2],
+            n => (q[n / 2 - 1] + q[n / 2]) / 2.0,
+        }
+    }
+
+    /// All rounds added up: queries, losses, codes, CPU and wall time.
+    pub fn total(&self) -> PerfResult {
+        let mut t = PerfResult::default();
+        let mut weighted = 0.0;
+        for r in &self.rounds {
+            t.sent += r.sent;
+            t.completed += r.completed;
+            t.lost += r.lost;
+            for (k, v) in &r.rcodes {
+                *t.rcodes.entry(k.clone()).or_default() += v;
+            }
+            t.server_cpu += r.server_cpu;
+            t.wall += r.wall;
+            weighted += r.avg.as_secs_f64() * r.completed as f64;
+        }
+        t.qps = t.completed as f64 / t.wall.max(1e-9);
+        t.avg = Duration::from_secs_f64(weighted / (t.completed.max(1) as f64));
+        t
+    }
 }
 
 /// Latencies of changes made through the API.
@@ -322,23 +359,37 @@ pub async fn run(p: &DnsParams, orch_bin: &Path, dns_bin: &Path, out: &Path) -> 
         per_query: true,
         ..load
     };
-    let run = |name: &str, addr: SocketAddr, pid: u32| -> Result<ServerRun> {
-        eprintln!("    dnsperf → {name}: {} s as fast as answered", p.seconds);
-        let throughput = dns_peers::dnsperf(addr, &qfile, load, pid)?;
-        eprintln!("      {:.0} qps", throughput.qps);
+    let throughput = |name: &str, addr: SocketAddr, pid: u32, run: &mut ServerRun| -> Result<()> {
+        let r = dns_peers::dnsperf(addr, &qfile, load, pid)?;
+        eprintln!(
+            "    dnsperf → {name}: {} s as fast as answered: {:.0} qps",
+            p.seconds, r.qps
+        );
+        run.rounds.push(r);
+        Ok(())
+    };
+    let latency = |name: &str, addr: SocketAddr, pid: u32, run: &mut ServerRun| -> Result<()> {
         eprintln!(
             "    dnsperf → {name}: {} s at {} qps, every query timed",
             p.latency_seconds, p.latency_qps
         );
-        let latency = dns_peers::dnsperf(addr, &qfile, fixed, pid)?;
-        Ok(ServerRun {
-            throughput,
-            latency,
-        })
+        run.latency = dns_peers::dnsperf(addr, &qfile, fixed, pid)?;
+        Ok(())
     };
     let (orch, knot_run) = tokio::task::block_in_place(|| -> Result<_> {
-        let o = run("orch-dns", dns.dns, dns.pid())?;
-        let k = run("knotd", knot.addr, knot.pid())?;
+        let (mut o, mut k) = (ServerRun::default(), ServerRun::default());
+        for round in 0..p.rounds.max(1) {
+            // Alternate who goes first.
+            if round % 2 == 0 {
+                throughput("orch-dns", dns.dns, dns.pid(), &mut o)?;
+                throughput("knotd", knot.addr, knot.pid(), &mut k)?;
+            } else {
+                throughput("knotd", knot.addr, knot.pid(), &mut k)?;
+                throughput("orch-dns", dns.dns, dns.pid(), &mut o)?;
+            }
+        }
+        latency("orch-dns", dns.dns, dns.pid(), &mut o)?;
+        latency("knotd", knot.addr, knot.pid(), &mut k)?;
         Ok((o, k))
     })?;
     let knot_version = std::process::Command::new("/usr/sbin/knotd")

@@ -105,8 +105,11 @@ struct Cli {
     #[arg(long, default_value_t = 10_000)]
     dns_services: usize,
     /// DNS: seconds of each dnsperf throughput run.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 5)]
     dns_seconds: u64,
+    /// DNS: throughput runs per server (interleaved).
+    #[arg(long, default_value_t = 4)]
+    dns_rounds: usize,
     /// DNS: queries per second of the fixed-rate latency runs.
     #[arg(long, default_value_t = 20_000)]
     dns_latency_qps: u32,
@@ -185,6 +188,7 @@ async fn main() -> Result<()> {
             services: cli.dns_services,
             clients: cli.clients.min(64),
             seconds: cli.dns_seconds.max(1),
+            rounds: cli.dns_rounds.max(1),
             latency_qps: cli.dns_latency_qps.max(1),
             changes: cli.dns_changes,
             udp_workers: cli.dns_udp_workers.max(1),
