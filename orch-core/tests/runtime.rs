@@ -668,3 +668,73 @@ fn scopeguard<F: FnOnce()>(f: F) -> impl Drop {
     }
     Guard(Some(f))
 }
+
+/// `GET path` on 127.0.0.1:port over HTTP/1.0; the status code, or None
+/// when nothing answers.
+fn http_status(port: u16, path: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\n\r\n").ok()?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).ok()?;
+    resp.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The demo's echo server drains on SIGTERM: `/healthz` fails at once so
+/// readiness drops, `/` keeps answering for `--delay-shutdown`, then it
+/// exits 0.
+#[test]
+fn echo_server_keeps_serving_after_sigterm_for_its_delay() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    /// Kills and reaps the server when the test ends, also on panic.
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Reap(
+        std::process::Command::new(env!("CARGO_BIN_EXE_orch"))
+            .args(["tools", "echo-server", "--tcp", "0", "--udp", "0"])
+            .args(["--http", &port.to_string(), "--delay-shutdown", "2"])
+            .args(["--name", "drain-test"])
+            .spawn()
+            .unwrap(),
+    );
+    let child = &mut child.0;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while http_status(port, "/healthz") != Some(200) {
+        assert!(Instant::now() < deadline, "echo server never answered");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        Signal::SIGTERM,
+    )
+    .unwrap();
+    let termed = Instant::now();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(http_status(port, "/healthz"), Some(503));
+    assert_eq!(http_status(port, "/"), Some(200));
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if termed.elapsed() > Duration::from_secs(8) {
+            panic!("echo server still running 8 s after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+    assert!(
+        termed.elapsed() >= Duration::from_millis(1900),
+        "exited after {:?}, before its 2 s delay",
+        termed.elapsed()
+    );
+}

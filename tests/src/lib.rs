@@ -7,11 +7,15 @@
 //! [`dns`] runs and asks orch-dns (processes, dig, an upstream to forward
 //! to).
 //!
+//! [`cluster`] starts a whole cluster as `cargo xtask run` does, for the
+//! end-to-end suite.
+//!
 //! [`bench`] holds the benchmarks that `cargo xtask bench` runs through the
 //! `orch-bench` binary.
 pub mod bench;
 pub mod bpf;
 pub mod cgroup;
+pub mod cluster;
 pub mod cmd;
 pub mod dns;
 pub mod link;

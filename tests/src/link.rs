@@ -40,7 +40,13 @@ impl VethGuard {
 
     /// Enslaves the host end to `bridge`.
     pub fn attach_to(&self, bridge: &BridgeGuard) {
-        cmd::run("ip", &["link", "set", &self.host, "master", bridge.name()]);
+        self.attach_to_bridge(bridge.name());
+    }
+
+    /// Enslaves the host end to the bridge named `bridge` (one the test
+    /// did not create, such as a cluster's host bridge).
+    pub fn attach_to_bridge(&self, bridge: &str) {
+        cmd::run("ip", &["link", "set", &self.host, "master", bridge]);
     }
 }
 

@@ -220,6 +220,9 @@ enum ToolsCmd {
         /// UDP echo port (0: off).
         #[arg(long, default_value_t = 9001)]
         udp: u16,
+        /// Seconds to keep serving after SIGTERM, with /healthz failing.
+        #[arg(long, default_value_t = 0)]
+        delay_shutdown: u64,
         /// Name to answer with (default: $POD_NAME or the host name).
         #[arg(long)]
         name: Option<String>,
@@ -361,6 +364,11 @@ struct ServerArgs {
     /// Cluster domain served by the cluster DNS.
     #[arg(long, default_value = "cluster.local")]
     cluster_domain: String,
+    /// Where the cluster DNS forwards names outside the cluster
+    /// (repeatable) [default: the nameservers of this host's
+    /// /etc/resolv.conf, loopback ones left out].
+    #[arg(long, value_name = "IP")]
+    cluster_dns_upstream: Vec<std::net::IpAddr>,
     #[command(flatten)]
     loops: LoopArgs,
 }
@@ -412,11 +420,13 @@ async fn run_command(command: Command) -> Result<()> {
             tcp,
             udp,
             name,
+            delay_shutdown,
         }) => orch_core::tools::echo::run(orch_core::tools::echo::EchoConfig {
             http,
             tcp,
             udp,
             name,
+            delay_shutdown: Duration::from_secs(delay_shutdown),
         })
         .await
         .context("echo server"),
@@ -496,7 +506,14 @@ async fn run_server(a: ServerArgs) -> Result<()> {
     let client = orch_core::controlplane::client_from(&a.data_dir.join("admin.kubeconfig")).await?;
     if !a.no_cluster_dns {
         let names = [&a.cluster_domain, &a.service_cidr, &a.loops.pod_cidr];
-        install_cluster_dns(names, service_cidr, client.clone()).await;
+        let upstreams = if a.cluster_dns_upstream.is_empty() {
+            orch_core::addons::dns::host_upstreams(
+                &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+            )
+        } else {
+            a.cluster_dns_upstream.clone()
+        };
+        install_cluster_dns(names, service_cidr, upstreams, client.clone()).await;
     }
     let tasks = orch_core::controlplane::spawn(client, loops);
     shutdown_signal().await;
@@ -509,8 +526,14 @@ async fn run_server(a: ServerArgs) -> Result<()> {
 }
 
 /// Installs the cluster DNS add-on; a failure is logged, not fatal.
-/// `names`: cluster domain, service CIDR and pod CIDR as given.
-async fn install_cluster_dns(names: [&String; 3], service_cidr: Cidr, client: kube::Client) {
+/// `names`: cluster domain, service CIDR and pod CIDR as given;
+/// `upstreams`: where it forwards other names.
+async fn install_cluster_dns(
+    names: [&String; 3],
+    service_cidr: Cidr,
+    upstreams: Vec<std::net::IpAddr>,
+    client: kube::Client,
+) {
     use orch_core::addons::dns;
     let Some(service_ip) = service_cidr.nth(10) else {
         tracing::error!(%service_cidr, "the service CIDR has no 10th address for kube-dns");
@@ -528,9 +551,7 @@ async fn install_cluster_dns(names: [&String; 3], service_cidr: Cidr, client: ku
         domain: names[0].clone(),
         service_cidr: names[1].clone(),
         pod_cidr: names[2].clone(),
-        upstreams: dns::host_upstreams(
-            &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
-        ),
+        upstreams,
         program: dns::program(&exe),
     };
     if let Err(e) = dns::install(client, &cfg).await {

@@ -6,9 +6,20 @@
 //!   `/healthz` → `ok`; `/echo?msg=X` → `X`.
 //! - TCP: writes `<name> <ip>\n`, then echoes what it receives.
 //! - UDP: answers each datagram with `<name> <ip> <payload>`.
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+//!
+//! On SIGTERM it can keep serving for a while with `/healthz` failing
+//! (`delay_shutdown`), as well-behaved servers do so that in-flight
+//! endpoint removals reach every proxy before the listener closes.
+use std::{
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
-use axum::{extract::Query, routing::get, Router};
+use axum::{extract::Query, http::StatusCode, routing::get, Router};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, UdpSocket},
@@ -25,6 +36,8 @@ pub struct EchoConfig {
     pub udp: u16,
     /// Name to answer with (default: `POD_NAME` or the host name).
     pub name: Option<String>,
+    /// How long to keep serving after SIGTERM (with `/healthz` failing).
+    pub delay_shutdown: Duration,
 }
 
 /// The identity line: `<name> <ip>`.
@@ -58,12 +71,21 @@ fn primary_ip() -> IpAddr {
         .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
 }
 
-async fn serve_http(port: u16, id: String) -> std::io::Result<()> {
+async fn serve_http(port: u16, id: String, stopping: Arc<AtomicBool>) -> std::io::Result<()> {
     let id2 = id.clone();
     let app = Router::new()
         .route("/", get(move || async move { format!("{id2}\n") }))
         .route("/hostname", get(|| async { hostname() }))
-        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/healthz",
+            get(move || async move {
+                if stopping.load(Ordering::Relaxed) {
+                    (StatusCode::SERVICE_UNAVAILABLE, "shutting down")
+                } else {
+                    (StatusCode::OK, "ok")
+                }
+            }),
+        )
         .route(
             "/echo",
             get(
@@ -106,12 +128,23 @@ async fn serve_udp(port: u16, id: String) -> std::io::Result<()> {
     }
 }
 
-/// Serves until an error or the process is stopped.
+/// Returns `delay` after SIGTERM, having set `stopping` at once.
+async fn stop_on_sigterm(delay: Duration, stopping: Arc<AtomicBool>) -> std::io::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    term.recv().await;
+    stopping.store(true, Ordering::Relaxed);
+    tokio::time::sleep(delay).await;
+    Ok(())
+}
+
+/// Serves until an error or SIGTERM (plus `delay_shutdown`).
 pub async fn run(cfg: EchoConfig) -> std::io::Result<()> {
     let id = identity(cfg.name.as_deref());
+    let stopping = Arc::new(AtomicBool::new(false));
     let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(stop_on_sigterm(cfg.delay_shutdown, Arc::clone(&stopping)));
     if cfg.http != 0 {
-        tasks.spawn(serve_http(cfg.http, id.clone()));
+        tasks.spawn(serve_http(cfg.http, id.clone(), stopping));
     }
     if cfg.tcp != 0 {
         tasks.spawn(serve_tcp(cfg.tcp, id.clone()));
@@ -150,6 +183,7 @@ mod tests {
             tcp,
             udp,
             name: Some("web-1".into()),
+            delay_shutdown: Duration::ZERO,
         }));
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         let mut s = tokio::net::TcpStream::connect(("127.0.0.1", tcp))

@@ -88,6 +88,33 @@ impl std::fmt::Debug for Upstream {
 impl Upstream {
     /// Starts serving `names` (name → IPv4) on 127.0.0.1.
     pub async fn start(names: &[(&str, Ipv4Addr)]) -> Result<Self> {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0")?;
+        let tcp = std::net::TcpListener::bind(udp.local_addr()?)?;
+        Self::serve(udp, tcp, names)
+    }
+
+    /// Starts serving `names` on `addr` inside the network namespace at
+    /// `netns` (for clients in other namespaces, such as a cluster's DNS).
+    pub async fn start_in(
+        netns: &std::path::Path,
+        addr: SocketAddr,
+        names: &[(&str, Ipv4Addr)],
+    ) -> Result<Self> {
+        let (udp, tcp) = orch_proxy::sys::in_netns(netns, || {
+            Ok((
+                std::net::UdpSocket::bind(addr)?,
+                std::net::TcpListener::bind(addr)?,
+            ))
+        })?;
+        Self::serve(udp, tcp, names)
+    }
+
+    /// Serves `names` on these sockets (needs a Tokio runtime).
+    fn serve(
+        udp: std::net::UdpSocket,
+        tcp: std::net::TcpListener,
+        names: &[(&str, Ipv4Addr)],
+    ) -> Result<Self> {
         let mut map = BTreeMap::new();
         for (n, ip) in names {
             map.insert(LowerName::from(Name::from_ascii(n)?), *ip);
@@ -97,12 +124,16 @@ impl Upstream {
             names: Arc::new(map),
             asked: asked.clone(),
         };
-        let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
         let addr = udp.local_addr()?;
-        let tcp = tokio::net::TcpListener::bind(addr).await?;
+        udp.set_nonblocking(true)?;
+        tcp.set_nonblocking(true)?;
         let mut server = Server::new(handler);
-        server.register_socket(udp);
-        server.register_listener(tcp, Duration::from_secs(5), 16);
+        server.register_socket(tokio::net::UdpSocket::from_std(udp)?);
+        server.register_listener(
+            tokio::net::TcpListener::from_std(tcp)?,
+            Duration::from_secs(5),
+            16,
+        );
         Ok(Self {
             addr,
             asked,

@@ -62,6 +62,8 @@ pub struct Cluster {
     pub bins: Bins,
     pub api: Api,
     pub proxy_mode: String,
+    /// Extra arguments of `orch server`.
+    pub server_args: Vec<String>,
     record: Record,
     server: Option<Proc>,
     agents: Vec<Proc>,
@@ -75,6 +77,7 @@ impl Cluster {
             layout,
             bins,
             proxy_mode: proxy_mode.to_string(),
+            server_args: Vec::new(),
             server: None,
             agents: Vec::new(),
         }
@@ -138,7 +141,8 @@ impl Cluster {
             .args(["--listen", &format!("{}:{}", l.host_ip(), l.api_port)])
             .args(["--advertise-address", &l.host_ip().to_string()])
             .args(["--service-cidr", &l.service_cidr.to_string()])
-            .args(["--pod-cidr", &l.pod_cidr.to_string()]);
+            .args(["--pod-cidr", &l.pod_cidr.to_string()])
+            .args(&self.server_args);
         log_level(&mut cmd);
         let log = l.log("server");
         let server = Proc::spawn("orch server", &mut cmd, &log)?;
@@ -257,6 +261,27 @@ impl Cluster {
     /// Keeps the run record (after a teardown that left something).
     pub fn keep_record(&self) {
         let _ = self.record.save();
+    }
+
+    /// Once the cluster is up, a node agent that exits is a node that died:
+    /// the cluster carries on (the node turns NotReady and its pods move
+    /// elsewhere). Reports each such agent once; fails, naming the log, only
+    /// if the server has exited.
+    pub fn check_serving(&mut self) -> Result<()> {
+        if let Some(s) = self.server.as_mut() {
+            s.check_running()?;
+        }
+        for a in &mut self.agents {
+            if let Err(e) = a.check_running() {
+                if !std::mem::replace(&mut a.reported, true) {
+                    step::info(&format!(
+                        "{e:#}; the cluster carries on without the node (it turns NotReady, \
+                         its pods are rescheduled); it is cleaned up at teardown"
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Fails, naming the log, if the server or an agent has exited.

@@ -50,6 +50,10 @@ pub struct RunArgs {
     /// Run the binaries already built: no set-up, no build.
     #[arg(long)]
     pub no_build: bool,
+    /// An extra argument of `orch server` (repeatable), e.g.
+    /// `--server-arg=--node-monitor-grace-period-seconds=15`.
+    #[arg(long, allow_hyphen_values = true)]
+    pub server_arg: Vec<String>,
     /// Only clean up what a previous run left behind, then exit.
     #[arg(long)]
     pub clean: bool,
@@ -158,6 +162,7 @@ pub fn run(args: RunArgs) -> Result<()> {
 
     let started = Instant::now();
     let mut cluster = Cluster::new(layout, bins, &args.proxy_mode);
+    cluster.server_args = args.server_arg.clone();
     // Nothing of this run exists yet: a failure here has nothing to tear down.
     cluster.check_port()?;
     let result = cluster
@@ -203,13 +208,14 @@ fn bring_up(cluster: &mut Cluster, stop: &Stop, started: Instant) -> Result<()> 
         .context("writing the ready file")
 }
 
-/// Keeps the cluster running until a signal, or until one of its
-/// processes exits (an error naming its log).
+/// Keeps the cluster running until a signal, or until the server exits
+/// (an error naming its log); an agent that exits is reported and the
+/// cluster carries on without that node.
 fn serve(cluster: &mut Cluster, stop: &Stop) -> Result<()> {
     cluster.observe();
     let mut last_look = Instant::now();
     while !stop.requested() {
-        cluster.check_running()?;
+        cluster.check_serving()?;
         if last_look.elapsed() > Duration::from_secs(10) {
             // Pods come and go (scale, delete): note their namespaces while
             // the API answers, so the leftover check knows them all.

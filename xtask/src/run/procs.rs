@@ -24,6 +24,8 @@ pub struct Proc {
     pub what: String,
     /// Where its output goes.
     pub log: PathBuf,
+    /// Whether its exit has been reported.
+    pub reported: bool,
     child: Child,
     exited: Option<ExitStatus>,
 }
@@ -50,6 +52,7 @@ impl Proc {
         Ok(Self {
             what: what.to_string(),
             log: log.to_path_buf(),
+            reported: false,
             child,
             exited: None,
         })
