@@ -98,8 +98,9 @@ async fn suite(mode: &str, octet: u8) -> Result<()> {
     let mut seen_netns: BTreeSet<String> = clients.iter().cloned().collect();
 
     reach_by_name_and_vip(&clients, &vip).context("reaching the demo")?;
-    let (_upstream, _ns, _veth) = outside_upstream(&run, &client, upstream_ip).await?;
-    cluster_dns(&clients[0], &vip, run.dns_ip(), &_upstream).context("cluster DNS")?;
+    // Dropped before the teardown: its link is on the run's bridge.
+    let (upstream, upstream_ns, upstream_veth) = outside_upstream(&run, &client, upstream_ip).await?;
+    cluster_dns(&clients[0], &vip, run.dns_ip(), &upstream).context("cluster DNS")?;
     scaling(&client, &clients[0], &url)
         .await
         .context("scaling")?;
@@ -118,6 +119,9 @@ async fn suite(mode: &str, octet: u8) -> Result<()> {
         .await
         .context("node death")?;
     note_netns(&client, &mut seen_netns).await?;
+    drop(upstream);
+    drop(upstream_veth);
+    drop(upstream_ns);
     teardown_leaves_nothing(&mut run, &seen_netns).context("teardown")?;
     eprintln!(
         "e2e {mode}: cluster up in {:.1}s, whole suite {:.1}s",
@@ -170,7 +174,7 @@ async fn outside_upstream(
     let up = Upstream::start_in(
         &ns.path(),
         SocketAddr::from((ip, 53)),
-        &[(OUTSIDE_NAME, OUTSIDE_IP)],
+        &[(&format!("{OUTSIDE_NAME}."), OUTSIDE_IP)],
     )
     .await?;
     Ok((up, ns, veth))
@@ -227,14 +231,35 @@ async fn settled(client: &Client, n: usize) -> Result<Vec<Pod>> {
     .await
 }
 
-/// Requests until every pod of `want` answered (at most `batches` × 100);
-/// fails on any failed request.
-fn reach_all(ns: &str, url: &str, want: &BTreeSet<String>, batches: u32) -> Result<()> {
+/// Requests until every pod of `want` answered. The proxies follow the
+/// API within a moment: first a batch of 20 without a failure (within
+/// 20 s), then at most `batches` × 100 requests, none failing.
+async fn reach_all(ns: &str, url: &str, want: &BTreeSet<String>, batches: u32) -> Result<()> {
+    let converged = Instant::now();
+    let mut failures = BTreeSet::new();
+    api::wait("20 requests in a row answered", Duration::from_secs(20), || {
+        let answers = netns::requests(ns, url, 20);
+        if let Ok(a) = &answers {
+            failures.extend(a.iter().filter(|a| a.starts_with("FAIL")).cloned());
+        }
+        async move {
+            let answers = answers?;
+            let ok = !answers.iter().any(|a| a.starts_with("FAIL"));
+            Ok((ok.then_some(()), format!("{answers:?}")))
+        }
+    })
+    .await?;
+    if !failures.is_empty() {
+        eprintln!(
+            "data path followed the API after {:.1}s (from {ns}, wanting {want:?}; {failures:?})",
+            converged.elapsed().as_secs_f64()
+        );
+    }
     let mut seen = BTreeSet::new();
     for _ in 0..batches {
         let answers = netns::requests(ns, url, 100)?;
-        let failed = answers.iter().filter(|a| *a == "FAIL").count();
-        ensure!(failed == 0, "{failed} of 100 requests failed: {answers:?}");
+        let failed: Vec<&String> = answers.iter().filter(|a| a.starts_with("FAIL")).collect();
+        ensure!(failed.is_empty(), "{} of 100 requests failed: {answers:?}", failed.len());
         seen.extend(answers);
         if want.is_subset(&seen) {
             return Ok(());
@@ -263,7 +288,7 @@ async fn scaling(client: &Client, ns: &str, url: &str) -> Result<()> {
             )
             .await?;
         } else {
-            reach_all(ns, url, &names, 5)?;
+            reach_all(ns, url, &names, 5).await?;
         }
     }
     Ok(())
@@ -304,7 +329,7 @@ async fn restart_after_kill(client: &Client, ns: &str, url: &str) -> Result<()> 
         after.iter().any(|p| p.name_any() == name),
         "{name} was replaced instead of restarted"
     );
-    reach_all(ns, url, &BTreeSet::from([name]), 5)
+    reach_all(ns, url, &BTreeSet::from([name]), 5).await
 }
 
 /// A deleted web pod: replaced, gone from endpoints, the new one answers.
@@ -330,7 +355,7 @@ async fn replace_after_delete(client: &Client, ns: &str, url: &str) -> Result<()
     );
     let fresh: BTreeSet<String> = now.difference(&old).cloned().collect();
     ensure!(fresh.len() == 1, "new pods {fresh:?}");
-    reach_all(ns, url, &fresh, 5)?;
+    reach_all(ns, url, &fresh, 5).await?;
     let answers = netns::requests(ns, url, 50)?;
     ensure!(
         !answers.contains(&victim),
@@ -462,7 +487,7 @@ async fn node_death(run: &mut ClusterRun, client: &Client, ns: &str, url: &str) 
         names.is_disjoint(&on_victim),
         "{on_victim:?} were not rescheduled"
     );
-    reach_all(ns, url, &names, 5)?;
+    reach_all(ns, url, &names, 5).await?;
     ensure!(run.running(), "xtask run stopped when a node died");
     eprintln!(
         "node death: NotReady after {:.1}s, pods rescheduled and ready after {:.1}s",

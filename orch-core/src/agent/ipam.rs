@@ -1,6 +1,9 @@
 //! Pod IP allocation from the node's pod CIDR. Allocations are written to
 //! disk (fsync, then rename) before an address is used, so no address is
-//! handed out twice, also across agent restarts.
+//! handed out twice, also across agent restarts. Addresses are handed out
+//! round-robin (the next free one after the last allocated), so a freed
+//! address is not reused at once: peers' neighbour entries and conntrack
+//! state for it expire before it names another pod.
 use std::{
     collections::BTreeMap,
     io,
@@ -17,6 +20,9 @@ struct State {
     cidr: String,
     /// Address → owner (pod uid).
     allocated: BTreeMap<Ipv4Addr, String>,
+    /// The address allocated last; the search for the next starts after it.
+    #[serde(default)]
+    last: Option<Ipv4Addr>,
 }
 
 /// The node's pod address allocator.
@@ -37,6 +43,7 @@ impl Ipam {
             Err(e) if e.kind() == io::ErrorKind::NotFound => State {
                 cidr: cidr.to_string(),
                 allocated: BTreeMap::new(),
+                last: None,
             },
             Err(e) => return Err(e),
         };
@@ -69,20 +76,32 @@ impl Ipam {
         crate::util::write_private(&self.path, &bytes)
     }
 
-    /// The address held by `owner`, or a new one (lowest free, skipping the
-    /// network, gateway and broadcast addresses).
+    /// The address held by `owner`, or a new one: the first free after the
+    /// last allocated, wrapping around, skipping the network, gateway and
+    /// broadcast addresses.
     pub fn allocate(&mut self, owner: &str) -> io::Result<Ipv4Addr> {
         if let Some((ip, _)) = self.state.allocated.iter().find(|(_, o)| *o == owner) {
             return Ok(*ip);
         }
-        let size = self.cidr.size();
-        let ip = (2..size.saturating_sub(1))
+        // Host numbers 2 ..= size-2 are usable.
+        let hosts = self.cidr.size().saturating_sub(3);
+        let base = u32::from(self.cidr.base);
+        let after = self
+            .state
+            .last
+            .map(|l| u64::from(u32::from(l).wrapping_sub(base)))
+            .filter(|n| (2..hosts + 2).contains(n))
+            .map_or(0, |n| n - 1);
+        let ip = (0..hosts)
+            .map(|k| 2 + (after + k) % hosts)
             .filter_map(|n| self.cidr.nth(n))
             .find(|ip| !self.state.allocated.contains_key(ip))
             .ok_or_else(|| io::Error::other(format!("no free pod address in {}", self.cidr)))?;
+        let last = self.state.last.replace(ip);
         self.state.allocated.insert(ip, owner.to_string());
         if let Err(e) = self.save() {
             self.state.allocated.remove(&ip);
+            self.state.last = last;
             return Err(e);
         }
         Ok(ip)
@@ -133,7 +152,15 @@ mod tests {
         b.allocate("b").unwrap();
         assert!(b.allocate("c").is_err());
         b.release("pod-x").unwrap();
-        assert_eq!(b.allocate("c").unwrap(), x);
+        assert_eq!(b.allocate("c").unwrap(), x, "the only free address");
+        b.release("c").unwrap();
+        b.release("a").unwrap();
+        // Round-robin: the next free after the last allocated (x), not x.
+        let next = b.allocate("d").unwrap();
+        assert_eq!(next, "10.244.3.5".parse::<Ipv4Addr>().unwrap(), "the first free after .2 (.3 and .4 are held)");
+        b.release("d").unwrap();
+        let wrapped = b.allocate("e").unwrap();
+        assert_eq!(wrapped, x, "wraps around past the end");
         assert!(Ipam::open(&p, Cidr::parse("10.244.4.0/24").unwrap()).is_err());
     }
 }

@@ -33,10 +33,11 @@ pub fn curl(ns: &str, url: &str) -> Result<String> {
 }
 
 /// `n` requests to `url` from `ns`, one connection each (2 s limit each):
-/// the first word of each answer (the echo server's pod name), or `FAIL`.
+/// the first word of each answer (the echo server's pod name), or
+/// `FAIL<curl's exit code>` (7: refused or unreachable, 28: timed out).
 pub fn requests(ns: &str, url: &str, n: u32) -> Result<Vec<String>> {
     let script = format!(
-        "for i in $(seq {n}); do curl -s -m 2 '{url}' || echo FAIL; done",
+        "for i in $(seq {n}); do curl -s -m 2 '{url}' || echo FAIL$?; done",
         n = n.min(2000)
     );
     let out = exec(ns, &["sh", "-c", &script])?;
