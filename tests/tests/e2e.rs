@@ -99,7 +99,8 @@ async fn suite(mode: &str, octet: u8) -> Result<()> {
 
     reach_by_name_and_vip(&clients, &vip).context("reaching the demo")?;
     // Dropped before the teardown: its link is on the run's bridge.
-    let (upstream, upstream_ns, upstream_veth) = outside_upstream(&run, &client, upstream_ip).await?;
+    let (upstream, upstream_ns, upstream_veth) =
+        outside_upstream(&run, &client, upstream_ip).await?;
     cluster_dns(&clients[0], &vip, run.dns_ip(), &upstream).context("cluster DNS")?;
     scaling(&client, &clients[0], &url)
         .await
@@ -237,17 +238,21 @@ async fn settled(client: &Client, n: usize) -> Result<Vec<Pod>> {
 async fn reach_all(ns: &str, url: &str, want: &BTreeSet<String>, batches: u32) -> Result<()> {
     let converged = Instant::now();
     let mut failures = BTreeSet::new();
-    api::wait("20 requests in a row answered", Duration::from_secs(20), || {
-        let answers = netns::requests(ns, url, 20);
-        if let Ok(a) = &answers {
-            failures.extend(a.iter().filter(|a| a.starts_with("FAIL")).cloned());
-        }
-        async move {
-            let answers = answers?;
-            let ok = !answers.iter().any(|a| a.starts_with("FAIL"));
-            Ok((ok.then_some(()), format!("{answers:?}")))
-        }
-    })
+    api::wait(
+        "20 requests in a row answered",
+        Duration::from_secs(20),
+        || {
+            let answers = netns::requests(ns, url, 20);
+            if let Ok(a) = &answers {
+                failures.extend(a.iter().filter(|a| a.starts_with("FAIL")).cloned());
+            }
+            async move {
+                let answers = answers?;
+                let ok = !answers.iter().any(|a| a.starts_with("FAIL"));
+                Ok((ok.then_some(()), format!("{answers:?}")))
+            }
+        },
+    )
     .await?;
     if !failures.is_empty() {
         eprintln!(
@@ -259,7 +264,11 @@ async fn reach_all(ns: &str, url: &str, want: &BTreeSet<String>, batches: u32) -
     for _ in 0..batches {
         let answers = netns::requests(ns, url, 100)?;
         let failed: Vec<&String> = answers.iter().filter(|a| a.starts_with("FAIL")).collect();
-        ensure!(failed.is_empty(), "{} of 100 requests failed: {answers:?}", failed.len());
+        ensure!(
+            failed.is_empty(),
+            "{} of 100 requests failed: {answers:?}",
+            failed.len()
+        );
         seen.extend(answers);
         if want.is_subset(&seen) {
             return Ok(());

@@ -157,7 +157,11 @@ mod tests {
         b.release("a").unwrap();
         // Round-robin: the next free after the last allocated (x), not x.
         let next = b.allocate("d").unwrap();
-        assert_eq!(next, "10.244.3.5".parse::<Ipv4Addr>().unwrap(), "the first free after .2 (.3 and .4 are held)");
+        assert_eq!(
+            next,
+            "10.244.3.5".parse::<Ipv4Addr>().unwrap(),
+            "the first free after .2 (.3 and .4 are held)"
+        );
         b.release("d").unwrap();
         let wrapped = b.allocate("e").unwrap();
         assert_eq!(wrapped, x, "wraps around past the end");

@@ -109,7 +109,13 @@ impl Net {
         })
     }
 
-    /// Creates a bridge if missing and brings it up; returns its index.
+    /// Creates a bridge if missing, pins its MAC address and brings it up;
+    /// returns its index.
+    ///
+    /// A bridge whose address was never set takes the lowest MAC of its
+    /// ports, so removing a pod's veth could change it; every neighbour
+    /// entry for the gateway would then point at a dead address for
+    /// seconds. Setting the address (to the one it has) stops that.
     pub async fn ensure_bridge(&self, name: &str) -> io::Result<u32> {
         if self.index(name).await?.is_none() {
             match self
@@ -124,8 +130,43 @@ impl Net {
                 Err(e) => return Err(err(&format!("creating bridge {name}"), e)),
             }
         }
+        self.pin_mac(name).await?;
         self.set_up(name).await?;
         self.must_index(name).await
+    }
+
+    /// Sets the MAC address of `name` to the one it has now, so the kernel
+    /// treats it as chosen and never changes it.
+    async fn pin_mac(&self, name: &str) -> io::Result<()> {
+        let mut links = self
+            .handle
+            .link()
+            .get()
+            .match_name(name.to_string())
+            .execute();
+        let link = links
+            .try_next()
+            .await
+            .map_err(|e| err(&format!("looking up link {name}"), e))?
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("link {name} does not exist"),
+                )
+            })?;
+        let Some(mac) = link.attributes.iter().find_map(|a| match a {
+            LinkAttribute::Address(m) => Some(m.clone()),
+            _ => None,
+        }) else {
+            return Ok(());
+        };
+        self.set(
+            &format!("pinning the MAC address of {name}"),
+            LinkUnspec::new_with_index(link.header.index)
+                .address(mac)
+                .build(),
+        )
+        .await
     }
 
     /// Creates a veth pair `a`–`b` in this namespace unless `a` exists.
