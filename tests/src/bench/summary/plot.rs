@@ -114,15 +114,19 @@ pub fn number(v: f64) -> String {
     }
 }
 
-/// The range of the positive, finite values, widened by a factor of two on
-/// each side; `None` when there are none.
-fn log_range(values: impl Iterator<Item = f64>) -> Option<std::ops::Range<f64>> {
+/// The range of the positive, finite values, widened by the factors
+/// `below` and `above`; `None` when there are none.
+fn log_range(
+    values: impl Iterator<Item = f64>,
+    below: f64,
+    above: f64,
+) -> Option<std::ops::Range<f64>> {
     let (lo, hi) = values
         .filter(|v| v.is_finite() && *v > 0.0)
         .fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
             (lo.min(v), hi.max(v))
         });
-    (hi > 0.0).then(|| lo / 2.0..hi * 2.0)
+    (hi > 0.0).then(|| lo / below..hi * above)
 }
 
 /// Draws `c` into the PNG file `path`.
@@ -137,11 +141,15 @@ pub fn log_log(path: &Path, c: &LogLogChart) -> Result<(), String> {
     };
     let all: Vec<(f64, f64)> = c.series.iter().flat_map(shown).collect();
     let (Some(xs), Some(ys)) = (
-        log_range(all.iter().map(|p| p.0)),
-        log_range(all.iter().map(|p| p.1)),
+        log_range(all.iter().map(|p| p.0), 1.5, 1.5),
+        // A decade free above the data for the legend.
+        log_range(all.iter().map(|p| p.1), 2.0, 12.0),
     ) else {
         return Err("no positive values to plot".into());
     };
+    // Over a decade or more, ticks at powers of ten only: the steps
+    // between them would run into each other near the next power.
+    let x_ticks = if xs.end / xs.start >= 10.0 { 5 } else { 10 };
     let root = BitMapBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let mut chart = ChartBuilder::on(&root)
@@ -153,6 +161,7 @@ pub fn log_log(path: &Path, c: &LogLogChart) -> Result<(), String> {
         .map_err(err)?;
     chart
         .configure_mesh()
+        .x_labels(x_ticks)
         .x_desc(c.x_desc.as_str())
         .y_desc(c.y_desc.as_str())
         .x_label_formatter(&|x| number(*x))
@@ -259,7 +268,7 @@ fn panel_bars<DB: DrawingBackend>(
         .x_label_formatter(&label)
         .y_label_formatter(&|y| number(*y))
         .y_desc(y_desc)
-        .label_style((FAMILY, 15))
+        .label_style((FAMILY, 14))
         .axis_desc_style((FAMILY, 16))
         .draw()
         .map_err(err)?;
@@ -274,6 +283,15 @@ fn panel_bars<DB: DrawingBackend>(
         };
         (i, b, v)
     });
+    // The value's text goes above the bar and above its runs' dots.
+    let text_at = |b: &Bar, v: f64| {
+        b.runs
+            .iter()
+            .copied()
+            .filter(|r| r.is_finite())
+            .fold(v, f64::max)
+            + top * 0.015
+    };
     chart
         .draw_series(heights.clone().map(|(i, b, v)| {
             let mut r = Rectangle::new(
@@ -293,7 +311,7 @@ fn panel_bars<DB: DrawingBackend>(
             } else {
                 "n/a".into()
             };
-            Text::new(text, (center(i), v + top * 0.01), above.clone())
+            Text::new(text, (center(i), text_at(b, v)), above.clone())
         }))
         .map_err(err)?;
     chart
@@ -323,8 +341,8 @@ mod tests {
 
     #[test]
     fn log_ranges_skip_what_a_log_axis_cannot_show() {
-        let r = log_range([0.0, -1.0, f64::NAN, 1.0, 100.0].into_iter()).unwrap();
-        assert_eq!(r, 0.5..200.0);
-        assert_eq!(log_range([0.0, f64::NAN].into_iter()), None);
+        let r = log_range([0.0, -1.0, f64::NAN, 1.0, 100.0].into_iter(), 2.0, 3.0).unwrap();
+        assert_eq!(r, 0.5..300.0);
+        assert_eq!(log_range([0.0, f64::NAN].into_iter(), 2.0, 2.0), None);
     }
 }

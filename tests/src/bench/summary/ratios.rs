@@ -3,7 +3,7 @@
 //! orch-dns vs Knot, pod startup vs bare netns + veth + exec, the API
 //! server vs the store under it), with the goal that applies to each
 //! comparison.
-use super::rows::{ms, RatioRow, Verdict};
+use super::rows::{bound, ms, RatioRow, Verdict};
 use crate::bench::{
     goals,
     report::{rate, ratio},
@@ -118,7 +118,10 @@ fn pods(f: &PodsFigures) -> Vec<RatioRow> {
             orch: ms(f.pod_p99_ms),
             baseline: ms(f.bare_p99_ms),
             ratio: ratio(f.pod_p99_ms, f.bare_p99_ms),
-            goal: format!("pod p99 ≤ {goal:.0} ms, every pod Ready"),
+            goal: format!(
+                "pod p99 ≤ {}, every pod Ready",
+                bound(goals::POD_STARTUP_P99)
+            ),
             verdict: Verdict::of(all_ready && f.pod_p99_ms <= goal),
         },
     ]
@@ -138,7 +141,7 @@ fn proxy(f: &ProxyFigures) -> Vec<RatioRow> {
             orch: ms(e.p99_ms),
             baseline: ipt.map_or("—".into(), |i| ms(i.p99_ms)),
             ratio: ipt.map_or(f64::NAN, |i| ratio(e.p99_ms, i.p99_ms)),
-            goal: format!("eBPF p99 < {goal:.0} ms"),
+            goal: format!("eBPF p99 < {}", bound(goals::PROXY_EBPF_P99)),
             verdict: Verdict::of(e.changes > 0 && e.p99_ms < goal),
         });
     }

@@ -84,18 +84,39 @@ pub struct GoalRow {
     pub verdict: Verdict,
 }
 
-/// A ratio as `0.42×`; a dash when there is none.
-pub fn times(r: f64) -> String {
-    if r.is_finite() {
-        format!("{r:.2}×")
+/// Decimals that show two significant digits of `v` (at least `min`).
+fn decimals(v: f64, min: usize) -> usize {
+    if v > 0.0 && v < 1.0 {
+        let lead = (-v.log10()).floor() as usize;
+        (lead + 2).max(min)
     } else {
-        "—".into()
+        min
     }
 }
 
-/// Milliseconds as `12.34 ms`.
+/// A ratio as `0.42×`, small ones with two significant digits
+/// (`0.00045×`); a dash when there is none.
+pub fn times(r: f64) -> String {
+    if !r.is_finite() {
+        return "—".into();
+    }
+    let d = if r < 0.1 { decimals(r, 2) } else { 2 };
+    format!("{r:.d$}×")
+}
+
+/// Milliseconds as `12.34 ms`, under 0.1 ms with two significant digits.
 pub fn ms(v: f64) -> String {
-    format!("{v:.2} ms")
+    let d = if v < 0.1 { decimals(v, 2) } else { 2 };
+    format!("{v:.d$} ms")
+}
+
+/// A goal's duration: whole seconds as `1 s`, else milliseconds.
+pub fn bound(d: std::time::Duration) -> String {
+    if d.as_millis() >= 1000 && d.subsec_millis() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} ms", d.as_millis())
+    }
 }
 
 /// The ratio table.
@@ -153,5 +174,12 @@ mod tests {
         assert!(t.contains("| 0.50× |"), "{t}");
         assert!(t.contains("**NOT met**"), "{t}");
         assert_eq!(times(f64::INFINITY), "—");
+        assert_eq!(times(0.02 / 44.0), "0.00045×");
+        assert_eq!(times(1.0), "1.00×");
+        assert_eq!(ms(0.012), "0.012 ms");
+        assert_eq!(ms(0.0), "0.00 ms");
+        assert_eq!(ms(199.0), "199.00 ms");
+        assert_eq!(bound(std::time::Duration::from_secs(1)), "1 s");
+        assert_eq!(bound(std::time::Duration::from_millis(200)), "200 ms");
     }
 }
