@@ -319,7 +319,7 @@ pub fn run(p: &ProxyParams, orch: &Path, out: &Path) -> Result<ProxyFigures> {
     report.table(&t2);
     if let [(eka, enew), (ika, inew)] = at_big[..] {
         report.para(&format!(
-            "With {} Services programmed, iptables vs eBPF: keep-alive {:.2}×, new connections {:.2}×.",
+            "\nWith {} Services programmed, iptables vs eBPF: keep-alive {:.2}×, new connections {:.2}×.",
             rate(big_table.into()),
             ratio(ika, eka),
             ratio(inew, enew)
