@@ -47,11 +47,14 @@ enum Command {
         #[arg(last = true)]
         cargo_args: Vec<String>,
     },
-    /// Build in release, then run a benchmark (store, api, scheduler, pods
-    /// or all) and write
-    /// its Markdown report to target/orch/bench/. Not part of `test`.
+    /// Build in release, then run a benchmark and write its Markdown report
+    /// and JSON figures to target/orch/bench/; `all` (the default) runs
+    /// every benchmark, then writes the combined target/orch/bench/report.md
+    /// with ratio tables and plots. Not part of `test`.
     Bench {
-        /// Which benchmark: store, api, scheduler, pods or all.
+        /// Which benchmark: store, api, scheduler, pods, proxy, dns, all, or
+        /// report (only rebuild report.md from the results already there).
+        #[arg(default_value = "all")]
         what: String,
         /// Extra arguments for orch-bench (after `--`), e.g. `--pods 2000`.
         #[arg(last = true)]

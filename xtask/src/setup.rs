@@ -18,6 +18,9 @@ pub const PACKAGES: &[&str] = &[
     "iputils-ping",
     "etcd-server",
     "etcd-client",
+    // The TTF the benchmark report's plots draw their text with (and their
+    // unit test).
+    crate::bench::FONT_PACKAGE,
 ];
 
 /// Debian's kubectl, used to check API compatibility. On machines where

@@ -34,6 +34,7 @@ use super::{
     orch::OrchServer,
     process::{rss_kib, CpuMark},
     report::rate,
+    results::ApiFigures,
 };
 
 /// Parameters of the API benchmark.
@@ -434,8 +435,8 @@ pub const SINGLE: usize = 200;
 /// Time cap of that phase.
 const SINGLE_CAP: Duration = Duration::from_secs(15);
 
-/// Runs the benchmark and writes `api.md` into `out`.
-pub async fn run(p: &ApiParams, orch_bin: &Path, out: &Path) -> Result<()> {
+/// Runs the benchmark, writes `api.md` into `out` and returns the figures.
+pub async fn run(p: &ApiParams, orch_bin: &Path, out: &Path) -> Result<ApiFigures> {
     let mut all = Vec::new();
     for v in &p.variants {
         all.push(measure(p, v, orch_bin).await?);
@@ -452,5 +453,6 @@ pub async fn run(p: &ApiParams, orch_bin: &Path, out: &Path) -> Result<()> {
         outcome,
         cpu: CpuMark::now(None).since(start),
     };
-    api_report::report(p, &all, &store).emit(out, "api.md")
+    api_report::report(p, &all, &store).emit(out, "api.md")?;
+    Ok(api_report::figures(&all, &store))
 }

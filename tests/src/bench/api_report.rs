@@ -1,13 +1,14 @@
 //! The Markdown report of `bench api`: parameters, then per server variant
 //! the create table (with the same-run baselines and ratios), the watch
-//! latency table and the memory table.
+//! latency table and the memory table; and the figures of its JSON file.
 use std::{collections::BTreeMap, time::Duration};
 
 use super::{
     api::{ApiParams, Measured, Phase, Rss, NS, SINGLE, WATCH_NS},
     api_watch::WatchOutcome,
-    prom,
+    goals, prom,
     report::{ms, percentile, rate, ratio, verdict, Report, Table},
+    results::{millis, ApiFigures, ApiVariant},
 };
 
 fn mib(kib: u64) -> String {
@@ -44,6 +45,26 @@ pub fn report(p: &ApiParams, all: &[Measured], store: &Phase) -> Report {
         variant(&mut r, p, m, store);
     }
     r
+}
+
+/// The figures of `api.json`.
+pub fn figures(all: &[Measured], store: &Phase) -> ApiFigures {
+    ApiFigures {
+        store_creates_per_sec: store.outcome.rate(),
+        variants: all
+            .iter()
+            .map(|m| ApiVariant {
+                label: m.variant.label.clone(),
+                pods: m.pods.outcome.ok,
+                pod_creates_per_sec: m.pods.outcome.rate(),
+                pod_p99_ms: millis(m.pods.outcome.p(99.0)),
+                version_per_sec: m.version.outcome.rate(),
+                watch_p99_ms: millis(percentile(&m.watch.from_return, 99.0)),
+                watch_missing: m.watch.missing,
+                rss_holding_mib: m.holding.rss as f64 / 1024.0,
+            })
+            .collect(),
+    }
 }
 
 fn variant(r: &mut Report, p: &ApiParams, m: &Measured, store: &Phase) {
@@ -116,7 +137,7 @@ fn variant(r: &mut Report, p: &ApiParams, m: &Measured, store: &Phase) {
          `/proc/<pid>/status`, in MiB (150 MB = 143.1 MiB).",
     );
     let mut t = Table::new(&["when", "VmRSS MiB", "VmHWM MiB", "goal < 150 MB"]);
-    let goal = |x: Rss| verdict((x.rss as f64) * 1024.0 < 150e6).to_string();
+    let goal = |x: Rss| verdict((x.rss as f64) * 1024.0 < goals::API_RSS_BYTES).to_string();
     t.row(vec![
         "idle, after start".into(),
         mib(m.idle.rss),
@@ -211,7 +232,7 @@ fn watch_table(w: &WatchOutcome) -> Table {
         "max ms",
         "goal p99 < 10 ms",
     ]);
-    let goal = |p99: Duration| verdict(w.missing == 0 && p99 < Duration::from_millis(10));
+    let goal = |p99: Duration| verdict(w.missing == 0 && p99 < goals::API_WATCH_P99);
     for (name, v) in [
         ("from return", &w.from_return),
         ("from send", &w.from_send),

@@ -28,6 +28,8 @@ use super::{
     dns_world::{self, BenchService, Mix, NS},
     load::Outcome,
     orch::OrchServer,
+    report::percentile,
+    results::{micros, millis, DnsFigures, DnsServer},
 };
 use crate::dns::{
     process::{http_get, OrchDnsProcess},
@@ -281,8 +283,8 @@ fn gauge(text: &str, name: &str) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-/// Runs the benchmark and writes `dns.md` to `out`.
-pub async fn run(p: &DnsParams, orch_bin: &Path, dns_bin: &Path, out: &Path) -> Result<()> {
+/// Runs the benchmark, writes `dns.md` to `out` and returns the figures.
+pub async fn run(p: &DnsParams, orch_bin: &Path, dns_bin: &Path, out: &Path) -> Result<DnsFigures> {
     dns_peers::ensure_tools()?;
     if !dns_bin.exists() {
         bail!(
@@ -420,5 +422,27 @@ pub async fn run(p: &DnsParams, orch_bin: &Path, dns_bin: &Path, out: &Path) -> 
         changes,
         knot_version,
     };
-    dns_report::report(&m).emit(out, "dns.md")
+    dns_report::report(&m).emit(out, "dns.md")?;
+    Ok(figures(&m))
+}
+
+fn server_figures(run: &ServerRun) -> DnsServer {
+    let l = &run.latency.latencies;
+    DnsServer {
+        median_qps: run.median_qps(),
+        rounds_qps: run.rounds.iter().map(|r| r.qps).collect(),
+        latency_p50_us: micros(percentile(l, 50.0)),
+        latency_p99_us: micros(percentile(l, 99.0)),
+    }
+}
+
+/// The figures of `dns.json`.
+fn figures(m: &Measured) -> DnsFigures {
+    DnsFigures {
+        services: m.services,
+        orch: server_figures(&m.orch),
+        knot: server_figures(&m.knot),
+        create_p99_ms: millis(percentile(&m.changes.create_total, 99.0)),
+        delete_p99_ms: millis(percentile(&m.changes.delete_total, 99.0)),
+    }
 }

@@ -4,15 +4,9 @@ use std::time::Duration;
 use super::{
     dns::Measured,
     dns_peers::PerfResult,
+    goals::{DNS_CHANGE_P99 as GOAL_CHANGE, DNS_QPS as GOAL_QPS, DNS_RATIO as GOAL_RATIO},
     report::{ms, percentile, rate, ratio, verdict, Report, Table},
 };
-
-/// Goal: orch-dns answers at least this many queries per second.
-pub const GOAL_QPS: f64 = 70_000.0;
-/// Goal: orch-dns reaches at least this fraction of Knot's throughput.
-pub const GOAL_RATIO: f64 = 0.5;
-/// Goal: a change is answerable within this long (p99).
-pub const GOAL_CHANGE: Duration = Duration::from_millis(100);
 
 fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)

@@ -4,7 +4,9 @@
 //! startup on a real node agent, as root), `proxy` (orch-proxy's programming
 //! latency and data path, in namespaces it creates) and `dns` (orch-dns vs
 //! Knot DNS under dnsperf). Each prints a Markdown
-//! report and writes it under `target/orch/bench/`. Every load is bounded
+//! report and writes it under `target/orch/bench/`, with its figures as
+//! JSON next to it ([`results`]); [`summary`] combines them into
+//! `report.md` with ratio tables and PNG plots. Every load is bounded
 //! in count and time, and all traffic stays on 127.0.0.1 or in namespaces
 //! the benchmark created.
 pub mod api;
@@ -16,6 +18,7 @@ pub mod dns_report;
 pub mod dns_world;
 pub mod etcd;
 pub mod etcd_kv;
+pub mod goals;
 pub mod load;
 pub mod orch;
 pub mod pods;
@@ -23,5 +26,7 @@ pub mod process;
 pub mod prom;
 pub mod proxy;
 pub mod report;
+pub mod results;
 pub mod scheduler;
 pub mod store;
+pub mod summary;

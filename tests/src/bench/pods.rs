@@ -16,6 +16,7 @@ use anyhow::Result;
 use super::{
     process::{children, pss_kib, rss_kib},
     report::{ms, percentile, verdict, Report, Table},
+    results::{millis, PodsFigures},
 };
 
 /// Parameters of the pods benchmark.
@@ -43,14 +44,14 @@ impl Default for PodsParams {
 }
 
 /// The goal for pod startup p99.
-const GOAL_P99: Duration = Duration::from_millis(200);
+const GOAL_P99: Duration = super::goals::POD_STARTUP_P99;
 
 fn mib(kib: u64) -> String {
     format!("{:.1}", kib as f64 / 1024.0)
 }
 
-/// Runs the benchmark and writes `pods.md` into `out`.
-pub async fn run(p: &PodsParams, orch_bin: &Path, out: &Path) -> Result<()> {
+/// Runs the benchmark, writes `pods.md` into `out` and returns the figures.
+pub async fn run(p: &PodsParams, orch_bin: &Path, out: &Path) -> Result<PodsFigures> {
     crate::root::missing_privilege().map_or(Ok(()), |why| {
         Err(anyhow::anyhow!("bench pods needs root: {why}"))
     })?;
@@ -189,5 +190,15 @@ pub async fn run(p: &PodsParams, orch_bin: &Path, out: &Path) -> Result<()> {
          RSS counts the pages of the `orch` binary that all shims share; PSS divides \
          shared pages among the processes that map them.",
     );
-    r.emit(out, "pods.md")
+    r.emit(out, "pods.md")?;
+    Ok(PodsFigures {
+        created: s.created,
+        ready: s.latencies.len(),
+        capped: s.capped,
+        pod_p50_ms: millis(p50),
+        pod_p99_ms: millis(p99),
+        bare_samples: bare.len(),
+        bare_p50_ms: millis(b50),
+        bare_p99_ms: millis(b99),
+    })
 }

@@ -19,7 +19,10 @@ use std::{path::Path, time::Duration};
 
 use anyhow::Result;
 
-use super::report::{rate, verdict, Report, Table};
+use super::{
+    report::{rate, verdict, Report, Table},
+    results::SchedulerFigures,
+};
 
 /// Parameters of the scheduler benchmark.
 #[derive(Debug, Clone)]
@@ -51,8 +54,9 @@ impl Default for SchedulerParams {
     }
 }
 
-/// Runs the three phases and writes `scheduler.md` into `out`.
-pub async fn run(p: &SchedulerParams, orch_bin: &Path, out: &Path) -> Result<()> {
+/// Runs the three phases, writes `scheduler.md` into `out` and returns the
+/// figures.
+pub async fn run(p: &SchedulerParams, orch_bin: &Path, out: &Path) -> Result<SchedulerFigures> {
     eprintln!(
         "bench scheduler: algorithm alone, {} nodes, {} pods",
         p.nodes, p.pods
@@ -126,7 +130,7 @@ pub async fn run(p: &SchedulerParams, orch_bin: &Path, out: &Path) -> Result<()>
             rate(o.rate()),
             goal.into(),
             if o.percentage == 0 {
-                verdict(o.rate() >= 5_000.0).into()
+                verdict(o.rate() >= super::goals::SCHED_ALGO_RATE).into()
             } else {
                 String::new()
             },
@@ -147,5 +151,21 @@ pub async fn run(p: &SchedulerParams, orch_bin: &Path, out: &Path) -> Result<()>
     r.para(&e2e.details());
     r.heading("Deployment, details");
     r.para(&dep.details());
-    r.emit(out, "scheduler.md")
+    r.emit(out, "scheduler.md")?;
+    Ok(SchedulerFigures {
+        nodes: p.nodes,
+        pods: p.pods,
+        algo_pods_per_sec: adaptive.rate(),
+        e2e_bound: e2e.main.bound,
+        e2e_pods_per_sec: e2e.rate(),
+        e2e_capped: e2e.main.capped,
+        deploy_replicas: p.replicas,
+        deploy_bound: dep.bound,
+        deploy_seconds: dep
+            .not_measured
+            .is_none()
+            .then_some(dep.to_last_bound)
+            .flatten()
+            .map(|t| t.as_secs_f64()),
+    })
 }

@@ -21,6 +21,7 @@ use super::{
     process::{disk_write_bytes, CpuMark},
     prom,
     report::{ms, rate, ratio, verdict, Report, Table},
+    results::{millis, StoreCase, StoreFigures},
 };
 
 /// Parameters of the store benchmark.
@@ -205,8 +206,9 @@ async fn quarter(
     Ok(())
 }
 
-/// Runs the benchmark and writes `store.md` into `out`.
-pub async fn run(p: &StoreParams, out: &Path) -> Result<()> {
+/// Runs the benchmark, writes `store.md` into `out` and returns the
+/// figures.
+pub async fn run(p: &StoreParams, out: &Path) -> Result<StoreFigures> {
     let etcd_bin = etcd::binary();
     let etcd_version = etcd::version(&etcd_bin);
     eprintln!("bench store: starting {etcd_version}");
@@ -272,7 +274,30 @@ pub async fn run(p: &StoreParams, out: &Path) -> Result<()> {
         results.push((writers, cases));
     }
     drop(backends);
-    report(p, &etcd_version, &results).emit(out, "store.md")
+    report(p, &etcd_version, &results).emit(out, "store.md")?;
+    Ok(figures(p, &results))
+}
+
+fn figures(p: &StoreParams, results: &[(usize, [Case; 2])]) -> StoreFigures {
+    let mut cases = Vec::new();
+    for (writers, pair) in results {
+        for (name, c) in ["embedded", "etcd"].iter().zip(pair) {
+            let Some(o) = &c.outcome else { continue };
+            cases.push(StoreCase {
+                writers: *writers,
+                backend: name.to_string(),
+                writes: o.ok,
+                failed: o.failed,
+                writes_per_sec: o.rate(),
+                p50_ms: millis(o.p(50.0)),
+                p99_ms: millis(o.p(99.0)),
+            });
+        }
+    }
+    StoreFigures {
+        value_size: p.value_size,
+        cases,
+    }
 }
 
 fn report(p: &StoreParams, etcd_version: &str, results: &[(usize, [Case; 2])]) -> Report {
@@ -357,7 +382,7 @@ fn report(p: &StoreParams, etcd_version: &str, results: &[(usize, [Case; 2])]) -
             writers.to_string(),
             format!("{r:.2}"),
             format!("{lat:.2}"),
-            verdict(r >= 1.0).to_string(),
+            verdict(r >= super::goals::STORE_RATIO).to_string(),
         ]);
     }
     report.table(&t);

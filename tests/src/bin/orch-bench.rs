@@ -1,17 +1,24 @@
-//! `orch-bench`: the benchmarks behind `cargo xtask bench store|api|scheduler|pods|proxy|dns|all`.
-//! Prints each report as Markdown and writes it to `--out`
-//! (`target/orch/bench/` by default).
-use std::{path::PathBuf, time::Duration};
+//! `orch-bench`: the benchmarks behind `cargo xtask bench
+//! store|api|scheduler|pods|proxy|dns|all|report`. Each benchmark prints its
+//! report as Markdown and writes it to `--out` (`target/orch/bench/` by
+//! default) with its figures as `<name>.json`, or its error there when it
+//! fails. `all` runs every benchmark, goes on past a failed one, then
+//! writes the combined `report.md` with plots; `report` only writes that
+//! from the results already in `--out`.
+use std::{panic::AssertUnwindSafe, path::PathBuf, time::Duration};
 
-use anyhow::Result;
+use anyhow::{anyhow, bail, Result};
 use clap::{Parser, ValueEnum};
+use futures::FutureExt;
 use orch_tests::bench::{
     api::{self, ApiParams, Variant},
     dns::{self, DnsParams},
     pods::{self, PodsParams},
     proxy::{self as proxybench, ProxyParams},
+    results::{self, Bench, BenchResult, Figures},
     scheduler::{self as sched, SchedulerParams},
     store::{self, StoreParams},
+    summary,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -23,6 +30,24 @@ enum What {
     Proxy,
     Dns,
     All,
+    /// No benchmark: the combined report from the results in `--out`.
+    Report,
+}
+
+impl What {
+    /// The benchmarks this choice runs.
+    fn benches(self) -> Vec<Bench> {
+        match self {
+            Self::Store => vec![Bench::Store],
+            Self::Api => vec![Bench::Api],
+            Self::Scheduler => vec![Bench::Scheduler],
+            Self::Pods => vec![Bench::Pods],
+            Self::Proxy => vec![Bench::Proxy],
+            Self::Dns => vec![Bench::Dns],
+            Self::All => Bench::ALL.to_vec(),
+            Self::Report => Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -32,8 +57,11 @@ enum ApiVariants {
     Both,
 }
 
-#[derive(Debug, Parser)]
-#[command(name = "orch-bench", about = "orch benchmarks (store, api)")]
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "orch-bench",
+    about = "orch benchmarks and their combined report"
+)]
 struct Cli {
     /// Which benchmark to run.
     what: What,
@@ -98,6 +126,15 @@ struct Cli {
     /// Proxy: seconds per wrk run.
     #[arg(long, default_value_t = 8)]
     wrk_secs: u64,
+    /// Proxy: Service counts for the programming latency (comma-separated).
+    #[arg(long, value_delimiter = ',', default_values_t = [1_000u32, 10_000])]
+    proxy_sizes: Vec<u32>,
+    /// Proxy: single changes timed per Service count in eBPF mode.
+    #[arg(long, default_value_t = 1_000)]
+    proxy_ebpf_changes: u32,
+    /// Proxy: single changes timed per Service count in iptables mode.
+    #[arg(long, default_value_t = 100)]
+    proxy_iptables_changes: u32,
     /// The `orch-dns` binary the DNS benchmark starts.
     #[arg(long, default_value = "target/release/orch-dns")]
     orch_dns: PathBuf,
@@ -124,77 +161,152 @@ struct Cli {
     cap_secs: u64,
 }
 
+/// Runs one benchmark with the command line's parameters.
+async fn run_one(cli: &Cli, bench: Bench) -> Result<Figures> {
+    let cap = Duration::from_secs(cli.cap_secs.max(1));
+    Ok(match bench {
+        Bench::Store => {
+            let p = StoreParams {
+                value_size: cli.value_size,
+                writes_1: cli.writes_1,
+                writes_64: cli.writes_64,
+                cap,
+                ..StoreParams::default()
+            };
+            Figures::Store(store::run(&p, &cli.out).await?)
+        }
+        Bench::Api => {
+            let p = ApiParams {
+                clients: cli.clients,
+                pods: cli.pods,
+                services: cli.services,
+                watchers: cli.watchers,
+                watch_events: cli.watch_events,
+                watch_rate: cli.watch_rate,
+                variants: match cli.api_variants {
+                    ApiVariants::Alone => vec![Variant::api_only()],
+                    ApiVariants::Defaults => vec![Variant::defaults()],
+                    ApiVariants::Both => vec![Variant::api_only(), Variant::defaults()],
+                },
+                cap,
+                ..ApiParams::default()
+            };
+            Figures::Api(api::run(&p, &cli.orch, &cli.out).await?)
+        }
+        Bench::Scheduler => {
+            let p = SchedulerParams {
+                nodes: cli.sched_nodes,
+                pods: cli.sched_pods,
+                clients: cli.clients,
+                deploy_nodes: cli.deploy_nodes,
+                replicas: cli.replicas,
+                cap: Duration::from_secs(cli.sched_cap_secs.max(1)),
+            };
+            Figures::Scheduler(sched::run(&p, &cli.orch, &cli.out).await?)
+        }
+        Bench::Pods => {
+            let p = PodsParams {
+                pods: cli.agent_pods,
+                interval: Duration::from_millis(cli.pod_interval_ms),
+                ..PodsParams::default()
+            };
+            Figures::Pods(pods::run(&p, &cli.orch, &cli.out).await?)
+        }
+        Bench::Proxy => {
+            if cli.proxy_sizes.contains(&0) {
+                bail!("--proxy-sizes: every Service count must be at least 1");
+            }
+            let p = ProxyParams {
+                sizes: cli.proxy_sizes.clone(),
+                ebpf_changes: cli.proxy_ebpf_changes,
+                iptables_changes: cli.proxy_iptables_changes,
+                wrk_secs: cli.wrk_secs,
+                ..ProxyParams::default()
+            };
+            let (orch, out) = (cli.orch.clone(), cli.out.clone());
+            Figures::Proxy(
+                tokio::task::spawn_blocking(move || proxybench::run(&p, &orch, &out)).await??,
+            )
+        }
+        Bench::Dns => {
+            let p = DnsParams {
+                services: cli.dns_services,
+                clients: cli.clients.min(64),
+                seconds: cli.dns_seconds.max(1),
+                rounds: cli.dns_rounds.max(1),
+                latency_qps: cli.dns_latency_qps.max(1),
+                changes: cli.dns_changes,
+                udp_workers: cli.dns_udp_workers.max(1),
+                ..DnsParams::default()
+            };
+            Figures::Dns(dns::run(&p, &cli.orch, &cli.orch_dns, &cli.out).await?)
+        }
+    })
+}
+
+/// Runs one benchmark and leaves its `<name>.json`: its figures, or its
+/// error (a panic counts as one).
+async fn record(cli: &Cli, bench: Bench) -> Result<()> {
+    results::clear(&cli.out, bench)?;
+    let outcome = AssertUnwindSafe(run_one(cli, bench))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("?");
+            Err(anyhow!("panicked: {what}"))
+        });
+    let result = match &outcome {
+        Ok(f) => BenchResult::ok(f.clone()),
+        Err(e) => BenchResult::failed(bench, e),
+    };
+    let path = result.save(&cli.out)?;
+    eprintln!("figures written to {}", path.display());
+    outcome.map(|_| ())
+}
+
+/// Writes the combined report from what is in `--out`.
+fn report(cli: &Cli) -> Result<()> {
+    let w = summary::write(&cli.out)?;
+    println!("combined report written to {}", w.path.display());
+    if !w.incomplete.is_empty() {
+        let names: Vec<&str> = w.incomplete.iter().map(|b| b.name()).collect();
+        println!(
+            "    without figures (noted in the report): {}",
+            names.join(", ")
+        );
+    }
+    for e in &w.plot_errors {
+        println!("    plot not drawn: {e}");
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
-    let cap = Duration::from_secs(cli.cap_secs.max(1));
-    if matches!(cli.what, What::Store | What::All) {
-        let p = StoreParams {
-            value_size: cli.value_size,
-            writes_1: cli.writes_1,
-            writes_64: cli.writes_64,
-            cap,
-            ..StoreParams::default()
-        };
-        store::run(&p, &cli.out).await?;
+    let mut failed = Vec::new();
+    for bench in cli.what.benches() {
+        if let Err(e) = record(&cli, bench).await {
+            if cli.what != What::All {
+                return Err(e);
+            }
+            eprintln!("bench {}: failed: {e:#}", bench.name());
+            failed.push(bench.name());
+        }
     }
-    if matches!(cli.what, What::Api | What::All) {
-        let p = ApiParams {
-            clients: cli.clients,
-            pods: cli.pods,
-            services: cli.services,
-            watchers: cli.watchers,
-            watch_events: cli.watch_events,
-            watch_rate: cli.watch_rate,
-            variants: match cli.api_variants {
-                ApiVariants::Alone => vec![Variant::api_only()],
-                ApiVariants::Defaults => vec![Variant::defaults()],
-                ApiVariants::Both => vec![Variant::api_only(), Variant::defaults()],
-            },
-            cap,
-            ..ApiParams::default()
-        };
-        api::run(&p, &cli.orch, &cli.out).await?;
+    if matches!(cli.what, What::All | What::Report) {
+        report(&cli)?;
     }
-    if matches!(cli.what, What::Scheduler | What::All) {
-        let p = SchedulerParams {
-            nodes: cli.sched_nodes,
-            pods: cli.sched_pods,
-            clients: cli.clients,
-            deploy_nodes: cli.deploy_nodes,
-            replicas: cli.replicas,
-            cap: Duration::from_secs(cli.sched_cap_secs.max(1)),
-        };
-        sched::run(&p, &cli.orch, &cli.out).await?;
-    }
-    if matches!(cli.what, What::Pods | What::All) {
-        let p = PodsParams {
-            pods: cli.agent_pods,
-            interval: Duration::from_millis(cli.pod_interval_ms),
-            ..PodsParams::default()
-        };
-        pods::run(&p, &cli.orch, &cli.out).await?;
-    }
-    if matches!(cli.what, What::Proxy | What::All) {
-        let p = ProxyParams {
-            wrk_secs: cli.wrk_secs,
-            ..ProxyParams::default()
-        };
-        let (orch, out) = (cli.orch.clone(), cli.out.clone());
-        tokio::task::spawn_blocking(move || proxybench::run(&p, &orch, &out)).await??;
-    }
-    if matches!(cli.what, What::Dns | What::All) {
-        let p = DnsParams {
-            services: cli.dns_services,
-            clients: cli.clients.min(64),
-            seconds: cli.dns_seconds.max(1),
-            rounds: cli.dns_rounds.max(1),
-            latency_qps: cli.dns_latency_qps.max(1),
-            changes: cli.dns_changes,
-            udp_workers: cli.dns_udp_workers.max(1),
-            ..DnsParams::default()
-        };
-        dns::run(&p, &cli.orch, &cli.orch_dns, &cli.out).await?;
+    if !failed.is_empty() {
+        bail!(
+            "{} benchmark(s) failed: {} (the report says so in their sections)",
+            failed.len(),
+            failed.join(", ")
+        );
     }
     Ok(())
 }

@@ -1,10 +1,10 @@
 //! `cargo xtask bench proxy`: orch-proxy's two goals, measured in one run.
 //! - Network programming latency of one change with 1k and 10k Services
-//!   programmed (3 endpoints each), eBPF vs iptables.
+//!   (by default) programmed (3 endpoints each), eBPF vs iptables.
 //! - The data path, client netns → server netns through a node netns:
 //!   keep-alive requests/s and new connections/s over the Service VIP vs
-//!   straight to the server's IP, in both modes, and again with 10k
-//!   Services programmed.
+//!   straight to the server's IP, in both modes, and again with the
+//!   largest of those Service counts programmed.
 pub mod programming;
 pub mod topology;
 pub mod wrk;
@@ -23,7 +23,11 @@ use orch_proxy::{
     model::{Endpoint, Frontend, PortName, Protocol, ServicePort},
 };
 
-use crate::bench::report::{ms, rate, ratio, verdict, Report, Table};
+use crate::bench::{
+    goals,
+    report::{ms, rate, ratio, verdict, Report, Table},
+    results::{millis, DataPath, Programming, ProxyFigures, ProxyMode},
+};
 use topology::{Topology, SERVER_IP};
 use wrk::Load;
 
@@ -157,10 +161,26 @@ fn rates(t: &Topology, url: &str, secs: Duration) -> Result<(f64, f64)> {
     ))
 }
 
-/// Runs the benchmark and writes `proxy.md` under `out`.
-pub fn run(p: &ProxyParams, orch: &Path, out: &Path) -> Result<()> {
+/// Runs the benchmark, writes `proxy.md` under `out` and returns the
+/// figures.
+pub fn run(p: &ProxyParams, orch: &Path, out: &Path) -> Result<ProxyFigures> {
     let node = format!("obench{}", std::process::id());
     let mut report = Report::new("orch-proxy: network programming and data path");
+    let mut figures = ProxyFigures {
+        programming: Vec::new(),
+        data_path: Vec::new(),
+    };
+    let mut programmed = |mode, services, (p50, p99, full, changes)| {
+        figures.programming.push(Programming {
+            mode,
+            services,
+            changes,
+            full_sync_ms: millis(full),
+            p50_ms: millis(p50),
+            p99_ms: millis(p99),
+        });
+        (p50, p99, full, changes)
+    };
 
     // 1. Programming latency.
     let mut t1 = Table::new(&[
@@ -176,7 +196,11 @@ pub fn run(p: &ProxyParams, orch: &Path, out: &Path) -> Result<()> {
         let topo = Topology::new();
         let mut e = start_ebpf(&node, &topo)?;
         let dp = e.0.as_mut().expect("present");
-        let (p50, p99, full, k) = programming::measure(dp.as_mut(), n, p.ebpf_changes, p.cap)?;
+        let (p50, p99, full, k) = programmed(
+            ProxyMode::Ebpf,
+            n,
+            programming::measure(dp.as_mut(), n, p.ebpf_changes, p.cap)?,
+        );
         println!(
             "ebpf {n}: p50 {} p99 {} full {}",
             ms(p50),
@@ -190,12 +214,16 @@ pub fn run(p: &ProxyParams, orch: &Path, out: &Path) -> Result<()> {
             ms(p50),
             ms(p99),
             k.to_string(),
-            format!("p99 < 5 ms: {}", verdict(p99 < Duration::from_millis(5))),
+            format!("p99 < 5 ms: {}", verdict(p99 < goals::PROXY_EBPF_P99)),
         ]);
         drop(e);
         let mut i = start_iptables(&topo)?;
         let dp = i.0.as_mut().expect("present");
-        let (p50, p99, full, k) = programming::measure(dp.as_mut(), n, p.iptables_changes, p.cap)?;
+        let (p50, p99, full, k) = programmed(
+            ProxyMode::Iptables,
+            n,
+            programming::measure(dp.as_mut(), n, p.iptables_changes, p.cap)?,
+        );
         println!(
             "iptables {n}: p50 {} p99 {} full {}",
             ms(p50),
@@ -209,7 +237,7 @@ pub fn run(p: &ProxyParams, orch: &Path, out: &Path) -> Result<()> {
             ms(p50),
             ms(p99),
             k.to_string(),
-            format!("p99 < 1 s: {}", verdict(p99 < Duration::from_secs(1))),
+            format!("p99 < 1 s: {}", verdict(p99 < goals::PROXY_IPTABLES_P99)),
         ]);
     }
     report.heading("Network programming latency (one Service's endpoints change)");
@@ -223,6 +251,12 @@ pub fn run(p: &ProxyParams, orch: &Path, out: &Path) -> Result<()> {
     let direct_url = format!("http://{SERVER_IP}:8080/");
     let vip_url = "http://10.96.99.1:80/".to_string();
     let (d_ka, d_new) = rates(&topo, &direct_url, secs)?;
+    figures.data_path.push(DataPath {
+        mode: None,
+        extra_services: 0,
+        keepalive_per_sec: d_ka,
+        new_conns_per_sec: d_new,
+    });
     let mut t2 = Table::new(&[
         "path",
         "keep-alive req/s",
@@ -237,28 +271,33 @@ pub fn run(p: &ProxyParams, orch: &Path, out: &Path) -> Result<()> {
         rate(d_new),
         "1.00".into(),
     ]);
-    let mut at_10k = Vec::new();
+    // The data path again with the largest table of the programming runs.
+    let big_table = p.sizes.iter().copied().max().unwrap_or(10_000);
+    let mut at_big = Vec::new();
     for (mode, big) in [
-        ("eBPF", false),
-        ("eBPF", true),
-        ("iptables", false),
-        ("iptables", true),
+        (ProxyMode::Ebpf, false),
+        (ProxyMode::Ebpf, true),
+        (ProxyMode::Iptables, false),
+        (ProxyMode::Iptables, true),
     ] {
-        let mut g = if mode == "eBPF" {
-            start_ebpf(&node, &topo)?
-        } else {
-            start_iptables(&topo)?
+        let mut g = match mode {
+            ProxyMode::Ebpf => start_ebpf(&node, &topo)?,
+            ProxyMode::Iptables => start_iptables(&topo)?,
         };
         let dp = g.0.as_mut().expect("present");
-        let mut table = if big {
-            programming::table(10_000)
-        } else {
-            Vec::new()
-        };
+        let extra = if big { big_table } else { 0 };
+        let mut table = programming::table(extra);
         table.push(bench_service());
         dp.resync(&table)?;
         let (ka, new) = rates(&topo, &vip_url, secs)?;
-        let label = format!("VIP, {mode}{}", if big { ", 10k Services" } else { "" });
+        let path = DataPath {
+            mode: Some(mode),
+            extra_services: extra,
+            keepalive_per_sec: ka,
+            new_conns_per_sec: new,
+        };
+        let label = path.label();
+        figures.data_path.push(path);
         println!("{label}: {} / {}", rate(ka), rate(new));
         t2.row(vec![
             label,
@@ -268,7 +307,7 @@ pub fn run(p: &ProxyParams, orch: &Path, out: &Path) -> Result<()> {
             format!("{:.2}", ratio(new, d_new)),
         ]);
         if big {
-            at_10k.push((mode, ka, new));
+            at_big.push((ka, new));
         }
         drop(g);
     }
@@ -278,9 +317,10 @@ pub fn run(p: &ProxyParams, orch: &Path, out: &Path) -> Result<()> {
         p.wrk_secs
     ));
     report.table(&t2);
-    if let [(_, eka, enew), (_, ika, inew)] = at_10k[..] {
+    if let [(eka, enew), (ika, inew)] = at_big[..] {
         report.para(&format!(
-            "With 10k Services programmed, iptables vs eBPF: keep-alive {:.2}×, new connections {:.2}×.",
+            "\nWith {} Services programmed, iptables vs eBPF: keep-alive {:.2}×, new connections {:.2}×.",
+            rate(big_table.into()),
             ratio(ika, eka),
             ratio(inew, enew)
         ));
@@ -288,5 +328,6 @@ pub fn run(p: &ProxyParams, orch: &Path, out: &Path) -> Result<()> {
     // Nothing may stay behind.
     ebpf::cleanup_node(&node)?;
     iptables::cleanup_netns(Some(&topo.node_path()))?;
-    report.emit(out, "proxy.md")
+    report.emit(out, "proxy.md")?;
+    Ok(figures)
 }

@@ -145,7 +145,12 @@ impl E2eOutcome {
                     String::new()
                 },
                 if goal {
-                    verdict(!r.capped && r.bound == p.pods && r.rate() >= 1_000.0).into()
+                    verdict(
+                        !r.capped
+                            && r.bound == p.pods
+                            && r.rate() >= crate::bench::goals::SCHED_E2E_RATE,
+                    )
+                    .into()
                 } else {
                     String::new()
                 },
