@@ -116,8 +116,11 @@ impl ClusterDns {
 
     /// The Deployment `orch-dns`.
     pub fn deployment(&self) -> Deployment {
-        let probe =
-            |path: &str| json!({"httpGet": {"path": path, "port": HTTP_PORT}, "periodSeconds": 10});
+        // Readiness is asked every second so the Service has its endpoint
+        // right after the first sync; liveness every 10 s.
+        let probe = |path: &str, period: u32| {
+            json!({"httpGet": {"path": path, "port": HTTP_PORT}, "periodSeconds": period})
+        };
         serde_json::from_value(json!({
             "metadata": {"name": DEPLOYMENT, "namespace": NAMESPACE, "labels": {APP_LABEL.0: APP_LABEL.1}},
             "spec": {
@@ -135,8 +138,8 @@ impl ClusterDns {
                                 {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"},
                                 {"name": "metrics", "containerPort": HTTP_PORT, "protocol": "TCP"}
                             ],
-                            "readinessProbe": probe("/readyz"),
-                            "livenessProbe": probe("/healthz")
+                            "readinessProbe": probe("/readyz", 1),
+                            "livenessProbe": probe("/healthz", 10)
                         }]
                     }
                 }
