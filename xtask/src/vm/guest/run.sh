@@ -1,0 +1,33 @@
+#!/bin/bash
+# Runs the test executables named in /opt/orch/tests.list, one after the
+# other, each bounded by /opt/orch/test-timeout seconds and given the
+# arguments in /opt/orch/test-args (one a line), with the prebuilt
+# binaries of /opt/orch/bin (ORCH_BIN_DIR: tests never call cargo here).
+# Each one's output goes to the console and to $RESULTS/<name>.log, and a
+# line per test to $RESULTS/status. Exits 0 when every test passed.
+set -u
+ORCH=/opt/orch
+RESULTS=${RESULTS:-/results}
+export ORCH_BIN_DIR=$ORCH/bin RUST_BACKTRACE=1
+export PATH=$ORCH/bin:$PATH
+
+limit=$(cat "$ORCH/test-timeout")
+args=()
+if [ -s "$ORCH/test-args" ]; then
+    mapfile -t args < "$ORCH/test-args"
+fi
+failed=0
+while read -r name; do
+    [ -n "$name" ] || continue
+    echo "orch-vm: test $name started"
+    work=$(mktemp -d /tmp/orch-test-XXXXXX)
+    start=$(date +%s)
+    (cd "$work" && exec timeout -k 15 "$limit" "$ORCH/tests/$name" "${args[@]}") 2>&1 |
+        tee "$RESULTS/$name.log"
+    code=${PIPESTATUS[0]}
+    line="orch-vm: test $name status=$code seconds=$(($(date +%s) - start))"
+    echo "$line"
+    echo "$line" >> "$RESULTS/status"
+    [ "$code" = 0 ] || failed=$((failed + 1))
+done < "$ORCH/tests.list"
+[ "$failed" = 0 ]
