@@ -1,13 +1,11 @@
 //! orchctl against a real `orch server`: apply output, tables, errors.
 mod support;
 
-use std::path::Path;
-
 use support::TestServer;
 
 fn orchctl(s: &TestServer, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
     support::run_cli(
-        Path::new(env!("CARGO_BIN_EXE_orchctl")),
+        &support::orchctl(),
         &s.kubeconfig(),
         args,
         stdin,

@@ -33,7 +33,10 @@ use kube::{
 };
 use orch_proxy::sys::in_netns;
 use serde_json::json;
-use support::agent::{pod, wait_for, Agent, HostCleanup, Net, ORCH};
+use support::{
+    agent::{pod, wait_for, Agent, HostCleanup, Net},
+    orch,
+};
 
 const HTTP: u16 = 8080;
 const UDP: u16 = 5353;
@@ -43,7 +46,7 @@ fn echo_pod(name: &str, node: &str) -> Pod {
         name,
         node,
         json!([
-            ORCH,
+            orch(),
             "tools",
             "echo-server",
             "--http",

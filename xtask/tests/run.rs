@@ -32,9 +32,18 @@ fn root_or_skip() -> bool {
     root
 }
 
-/// The directory holding the xtask binary, and so `orch` and `orchctl`.
+/// The xtask binary under test.
+fn xtask() -> PathBuf {
+    bin_dir().join(Path::new(XTASK).file_name().unwrap())
+}
+
+/// The directory holding the xtask binary, and so `orch` and `orchctl`:
+/// `ORCH_BIN_DIR` when set (prebuilt binaries, as inside `cargo xtask vm`).
 fn bin_dir() -> PathBuf {
-    Path::new(XTASK).parent().unwrap().to_path_buf()
+    match std::env::var_os("ORCH_BIN_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(XTASK).parent().unwrap().to_path_buf(),
+    }
 }
 
 /// A `cargo xtask run` in the background; on drop (also when the test
@@ -76,7 +85,7 @@ impl Run {
         if bin_dir().ends_with("release") {
             args.push("--release".into());
         }
-        let mut child = Command::new(XTASK)
+        let mut child = Command::new(xtask())
             .args(&args)
             .env("CARGO_TARGET_DIR", bin_dir().parent().unwrap())
             .env("RUST_LOG", "info")
@@ -152,7 +161,7 @@ impl Run {
 impl Drop for Run {
     fn drop(&mut self) {
         self.terminate(Duration::from_secs(120));
-        let _ = Command::new(XTASK)
+        let _ = Command::new(xtask())
             .args(&self.args)
             .arg("--clean")
             .env("CARGO_TARGET_DIR", bin_dir().parent().unwrap())

@@ -13,10 +13,7 @@ use std::{
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::json;
 
-use super::TestServer;
-
-/// The `orch` binary under test.
-pub const ORCH: &str = env!("CARGO_BIN_EXE_orch");
+use super::{orch, TestServer};
 
 /// Cluster addressing that can't collide with a running cluster or with
 /// another test file: slot `s` has the underlay `10.252.s.0/24` and its
@@ -187,7 +184,7 @@ impl Agent {
     /// Starts the agent process (again).
     pub fn spawn(&mut self) {
         self.child = Some(
-            Command::new(ORCH)
+            Command::new(orch())
                 .args(&self.args)
                 .env(
                     "RUST_LOG",
@@ -221,7 +218,7 @@ impl Drop for Agent {
             "--simulate-node".into(),
         ];
         args.extend(self.layout.iter().cloned());
-        let _ = Command::new(ORCH).args(&args).status();
+        let _ = Command::new(orch()).args(&args).status();
     }
 }
 
