@@ -70,23 +70,26 @@ pub fn run(
     for (i, &accel) in accels.iter().enumerate() {
         let last = i + 1 == accels.len();
         match boot_once(&dir, image, payload, plan, accel, stop)? {
-            Some(done) => return Ok(done),
-            None if !last => step::info(&format!(
-                "the guest did not reach its init under {accel} within {}; trying {}",
-                bounded::human(boot_limit(accel)),
-                accels[i + 1]
-            )),
-            None => bail!(
-                "the guest did not reach its init under {accel} within {}; see {}",
-                bounded::human(boot_limit(accel)),
-                dir.join("serial.log").display()
-            ),
+            Attempt::Done(done) => return Ok(done),
+            Attempt::NoBoot(why) if !last => {
+                step::info(&format!("{why}; trying {}", accels[i + 1]));
+            }
+            Attempt::NoBoot(why) => bail!("{why}; see {}", dir.display()),
         }
     }
     bail!("no accelerator to try")
 }
 
-/// One boot; `None` when the guest did not reach its init in time.
+/// How one boot ended.
+#[derive(Debug)]
+enum Attempt {
+    /// The guest ran and powered off.
+    Done(Finished),
+    /// The guest never reached its init: why.
+    NoBoot(String),
+}
+
+/// One boot.
 fn boot_once(
     dir: &Path,
     image: &Image,
@@ -94,7 +97,7 @@ fn boot_once(
     plan: &Plan,
     accel: Accel,
     stop: &Stop,
-) -> Result<Option<Finished>> {
+) -> Result<Attempt> {
     let m = Machine {
         accel,
         cpus: plan.cpus,
@@ -136,11 +139,17 @@ fn boot_once(
                 println!("    vm| {line}");
             }
             step::finish(&format!("VM stopped ({status})"), t);
+            if !status.success() && !booted {
+                bounded::print_tail(&qemu_log, 5);
+                return Ok(Attempt::NoBoot(format!(
+                    "qemu failed under {accel} before the guest booted ({status})"
+                )));
+            }
             if !status.success() {
                 bounded::print_tail(&qemu_log, 20);
                 bail!("qemu failed ({status}); see {}", qemu_log.display());
             }
-            return Ok(Some(Finished {
+            return Ok(Attempt::Done(Finished {
                 accel,
                 serial_log: m.serial_log,
                 results_disk: m.results,
@@ -153,7 +162,11 @@ fn boot_once(
         }
         if !booted && started.elapsed() > boot_limit(accel) {
             vm.kill();
-            return Ok(None);
+            step::finish("VM killed", t);
+            return Ok(Attempt::NoBoot(format!(
+                "the guest did not reach its init under {accel} within {}",
+                bounded::human(boot_limit(accel))
+            )));
         }
         if started.elapsed() > plan.limit {
             vm.kill();

@@ -33,7 +33,15 @@ pub fn check() -> Result<()> {
         );
     }
     setup::ensure_packages(PACKAGES)?;
-    let missing = missing_tools(on_path);
+    let mut missing = missing_tools(on_path);
+    if !missing.is_empty() {
+        // Installing one package can remove another that conflicts with it
+        // (a backported qemu-utils gives way to qemu-system-x86's version);
+        // install what is gone once more, now alongside.
+        let again: Vec<&'static str> = missing.iter().map(|(_, p)| *p).collect();
+        setup::ensure_packages(&again)?;
+        missing = missing_tools(on_path);
+    }
     if !missing.is_empty() {
         bail!(
             "missing on this machine: {} (install: apt-get install -y {})",
