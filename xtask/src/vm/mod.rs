@@ -23,15 +23,17 @@ use anyhow::{bail, Result};
 
 use crate::{build, run::signals::Stop, step};
 
-/// The packet-path tests run by default: the eBPF `connect4` program on
-/// its own, the agent's pod networking, and the Service proxy end to end.
-pub const DEFAULT_TESTS: &[&str] = &["connect4", "podnet", "proxy"];
+/// The packet-path tests run by default: the `tests/` package (the eBPF
+/// `connect4` program on its own, orch-dns answering `dig`), the agent's
+/// pod networking, and the Service proxy end to end in both modes.
+pub const DEFAULT_TESTS: &[&str] = &["connect4", "dns_standalone", "podnet", "proxy"];
 
 /// Flags of `cargo xtask vm`.
 #[derive(Debug, clap::Args)]
 pub struct VmArgs {
     /// Test targets to run, comma-separated, by name (`package:name` when
-    /// two packages have one of that name) [default: connect4,podnet,proxy].
+    /// two packages have one of that name)
+    /// [default: connect4,dns_standalone,podnet,proxy].
     #[arg(long, value_delimiter = ',')]
     pub tests: Vec<String>,
     /// How qemu runs the guest: auto (KVM when /dev/kvm opens and boots
@@ -189,7 +191,10 @@ mod tests {
     #[test]
     fn defaults() {
         let a = parse(&[]);
-        assert_eq!(a.selection(), ["connect4", "podnet", "proxy"]);
+        assert_eq!(
+            a.selection(),
+            ["connect4", "dns_standalone", "podnet", "proxy"]
+        );
         assert_eq!((a.accel.as_str(), a.cpus, a.memory), ("auto", 2, 4096));
         assert!(a.test_args.is_empty());
     }

@@ -36,6 +36,12 @@ pub const PACKAGES: &[&str] = &[
 /// Path of the guest's init inside the image (the kernel's `init=`).
 pub const INIT_PATH: &str = "/usr/local/sbin/orch-vm-init";
 
+/// Modules the guest loads at boot, as a Kubernetes node's set-up does.
+/// Debian builds br_netfilter as a module; without it bridged traffic
+/// skips iptables, and the proxy's iptables mode cannot un-DNAT replies
+/// between pods on one node's bridge.
+const MODULES_LOAD: &str = "# loaded by /usr/local/sbin/orch-vm-init\nbr_netfilter\n";
+
 /// The guest's PID 1.
 const INIT: &str = include_str!("guest/init.sh");
 
@@ -71,6 +77,11 @@ pub fn files() -> Vec<GuestFile> {
         GuestFile {
             path: "/etc/resolv.conf",
             contents: "",
+            mode: 0o644,
+        },
+        GuestFile {
+            path: "/etc/modules-load.d/orch.conf",
+            contents: MODULES_LOAD,
             mode: 0o644,
         },
         GuestFile {
@@ -149,6 +160,12 @@ mod tests {
         assert!(init.contents.contains("fs cgroup2 /sys/fs/cgroup"));
         assert!(init.contents.contains("fs bpf /sys/fs/bpf"));
         assert!(init.contents.contains("echo o > /proc/sysrq-trigger"));
+        assert!(init.contents.contains("/etc/modules-load.d/*.conf"));
+        let modules = files()
+            .into_iter()
+            .find(|f| f.path == "/etc/modules-load.d/orch.conf")
+            .unwrap();
+        assert!(modules.contents.lines().any(|l| l == "br_netfilter"));
         assert_eq!(init.mode, 0o755);
     }
 

@@ -28,6 +28,14 @@ fs tmpfs /tmp mode=1777
 fs cgroup2 /sys/fs/cgroup nsdelegate
 fs bpf /sys/fs/bpf mode=700
 ln -sf /proc/self/fd /dev/fd 2>/dev/null
+# Kernel modules a node loads at boot (/etc/modules-load.d, as systemd does).
+for conf in /etc/modules-load.d/*.conf; do
+    [ -f "$conf" ] || continue
+    while read -r module _; do
+        case "$module" in '' | '#'*) continue ;; esac
+        modprobe "$module" || say "modprobe $module failed"
+    done < "$conf"
+done
 hostname orch-vm
 ip link set lo up
 ulimit -n 65536
