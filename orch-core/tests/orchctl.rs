@@ -4,12 +4,7 @@ mod support;
 use support::TestServer;
 
 fn orchctl(s: &TestServer, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
-    support::run_cli(
-        &support::orchctl(),
-        &s.kubeconfig(),
-        args,
-        stdin,
-    )
+    support::run_cli(&support::orchctl(), &s.kubeconfig(), args, stdin)
 }
 
 const MANIFEST: &str = r#"

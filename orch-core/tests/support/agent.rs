@@ -224,7 +224,7 @@ impl Drop for Agent {
 
 /// Polls `f` every 200 ms until it gives a value; panics after `secs`.
 pub async fn wait_for<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
+    let deadline = Instant::now() + Duration::from_secs(secs * super::time_scale());
     loop {
         if let Some(v) = f().await {
             return v;

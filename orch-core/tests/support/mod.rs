@@ -91,6 +91,17 @@ pub fn bin(name: &str, built: &str) -> PathBuf {
     }
 }
 
+/// Factor for the tests' time limits: `ORCH_TEST_TIME_SCALE` (default 1).
+/// Set where everything runs several times slower than on the hardware the
+/// limits were chosen on (`cargo xtask vm` under TCG emulation).
+pub fn time_scale() -> u64 {
+    std::env::var("ORCH_TEST_TIME_SCALE")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(1)
+        .max(1)
+}
+
 /// The `orch` binary under test.
 pub fn orch() -> PathBuf {
     bin("orch", env!("CARGO_BIN_EXE_orch"))

@@ -27,7 +27,11 @@ pub fn profile_dir() -> PathBuf {
 pub fn built(package: &str, bin: &str) -> PathBuf {
     if let Some(dir) = std::env::var_os("ORCH_BIN_DIR") {
         let path = PathBuf::from(dir).join(bin);
-        assert!(path.exists(), "{} is missing (ORCH_BIN_DIR)", path.display());
+        assert!(
+            path.exists(),
+            "{} is missing (ORCH_BIN_DIR)",
+            path.display()
+        );
         return path;
     }
     static DONE: OnceLock<Mutex<BTreeSet<String>>> = OnceLock::new();

@@ -36,6 +36,8 @@ pub struct Plan {
     pub memory_mib: u64,
     /// Time limit of the whole run, boot to power-off.
     pub limit: Duration,
+    /// Factor for the tests' own time limits; by accelerator when `None`.
+    pub time_scale: Option<u32>,
 }
 
 /// A VM run that ended (the guest powered off or qemu exited).
@@ -109,6 +111,9 @@ fn boot_once(
         results: dir.join("results.img"),
         serial_log: dir.join("serial.log"),
         init: recipe::INIT_PATH.to_string(),
+        time_scale: plan
+            .time_scale
+            .unwrap_or_else(|| qemu::default_time_scale(accel)),
     };
     fresh_disks(image, &m)?;
     let qemu_log = dir.join("qemu.log");
@@ -117,9 +122,10 @@ fn boot_once(
     let mut cmd = Command::new("qemu-system-x86_64");
     cmd.args(qemu::args(&m));
     let t = step::start(&format!(
-        "vm: booting ({accel}, {} vCPUs, {} MiB), limit {}",
+        "vm: booting ({accel}, {} vCPUs, {} MiB, tests' time limits ×{}), limit {}",
         m.cpus,
         m.memory_mib,
+        m.time_scale,
         bounded::human(plan.limit)
     ));
     step::info(&format!("serial console: {}", m.serial_log.display()));

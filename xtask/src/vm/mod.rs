@@ -52,6 +52,10 @@ pub struct VmArgs {
     /// Time limit of one test executable inside the VM, in minutes.
     #[arg(long, default_value_t = 40)]
     pub test_timeout_mins: u64,
+    /// Factor for the tests' own time limits inside the VM
+    /// (ORCH_TEST_TIME_SCALE) [default: 4 under TCG, 1 under KVM].
+    #[arg(long)]
+    pub time_scale: Option<u32>,
     /// Build the Debian image again even if a cached one exists.
     #[arg(long)]
     pub rebuild_image: bool,
@@ -107,6 +111,7 @@ pub fn run(args: VmArgs) -> Result<()> {
         cpus: args.cpus,
         memory_mib: args.memory,
         limit: Duration::from_secs(args.timeout_mins * 60),
+        time_scale: args.time_scale,
     };
     let done = boot::run(&vm_dir, &image, &payload, &plan, &stop)?;
 
@@ -197,6 +202,7 @@ mod tests {
         );
         assert_eq!((a.accel.as_str(), a.cpus, a.memory), ("auto", 2, 4096));
         assert!(a.test_args.is_empty());
+        assert_eq!(a.time_scale, None);
     }
 
     #[test]
@@ -215,6 +221,7 @@ mod tests {
         let a = parse(&["--tests", "podnet", "--tests", "proxy", "--memory", "2G"]);
         assert_eq!(a.selection(), ["podnet", "proxy"]);
         assert_eq!(a.memory, 2048);
+        assert_eq!(parse(&["--time-scale", "8"]).time_scale, Some(8));
     }
 
     #[test]

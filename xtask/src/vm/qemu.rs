@@ -57,10 +57,21 @@ pub struct Machine {
     pub serial_log: PathBuf,
     /// Path of the init inside the guest.
     pub init: String,
+    /// Factor for the tests' own time limits (`orch.time_scale=`).
+    pub time_scale: u32,
+}
+
+/// The default factor for the tests' time limits: an emulated CPU (TCG)
+/// runs several times slower than the hardware the limits were set on.
+pub fn default_time_scale(accel: Accel) -> u32 {
+    match accel {
+        Accel::Kvm => 1,
+        Accel::Tcg => 4,
+    }
 }
 
 /// The kernel command line.
-pub fn kernel_cmdline(init: &str) -> String {
+pub fn kernel_cmdline(init: &str, time_scale: u32) -> String {
     [
         "root=/dev/vda",
         "rootfstype=ext4",
@@ -74,6 +85,8 @@ pub fn kernel_cmdline(init: &str) -> String {
         "oops=panic",
         "mitigations=off",
         "net.ifnames=0",
+        // Read by the guest's test runner; the kernel ignores it.
+        &format!("orch.time_scale={time_scale}"),
     ]
     .join(" ")
 }
@@ -113,7 +126,7 @@ pub fn args(m: &Machine) -> Vec<String> {
         "-initrd",
         &m.initrd.display().to_string(),
         "-append",
-        &kernel_cmdline(&m.init),
+        &kernel_cmdline(&m.init, m.time_scale),
         "-drive",
         &drive(&m.root, "qcow2", ""),
         "-drive",
@@ -160,6 +173,7 @@ mod tests {
             results: "/v/results.img".into(),
             serial_log: "/v/serial.log".into(),
             init: "/sbin/x".into(),
+            time_scale: 4,
         }
     }
 
@@ -193,6 +207,7 @@ mod tests {
         assert!(append.contains("init=/sbin/x"), "{append}");
         assert!(append.contains("console=ttyS0"), "{append}");
         assert!(append.contains("root=/dev/vda"), "{append}");
+        assert!(append.ends_with(" orch.time_scale=4"), "{append}");
     }
 
     #[test]
@@ -200,6 +215,12 @@ mod tests {
         let a = args(&machine(Accel::Kvm));
         assert_eq!(after(&a, "-accel"), ["kvm"]);
         assert_eq!(after(&a, "-cpu"), ["host"]);
+    }
+
+    #[test]
+    fn emulation_scales_the_tests_time_limits() {
+        assert_eq!(default_time_scale(Accel::Kvm), 1);
+        assert!(default_time_scale(Accel::Tcg) > 1);
     }
 
     #[test]

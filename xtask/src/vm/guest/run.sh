@@ -11,6 +11,12 @@ RESULTS=${RESULTS:-/results}
 export ORCH_BIN_DIR=$ORCH/bin RUST_BACKTRACE=1
 export PATH=$ORCH/bin:$PATH
 
+# orch.time_scale=N on the kernel command line: the tests' own time limits
+# are multiplied by N (ORCH_TEST_TIME_SCALE), for emulated CPUs.
+for word in $(cat /proc/cmdline); do
+    case "$word" in orch.time_scale=*) export ORCH_TEST_TIME_SCALE="${word#*=}" ;; esac
+done
+echo "orch-vm: tests' time scale ${ORCH_TEST_TIME_SCALE:-1}"
 limit=$(cat "$ORCH/test-timeout")
 args=()
 if [ -s "$ORCH/test-args" ]; then
