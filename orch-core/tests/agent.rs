@@ -11,7 +11,10 @@ use std::{
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::json;
-use support::agent::{exec_in, pod, wait_for, Agent, HostCleanup, Net, ORCH};
+use support::{
+    agent::{exec_in, pod, wait_for, Agent, HostCleanup, Net},
+    orch,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pods_run_talk_restart_probe_terminate_and_are_adopted() {
@@ -26,7 +29,7 @@ async fn pods_run_talk_restart_probe_terminate_and_are_adopted() {
     let pods: Api<Pod> = Api::namespaced(s.client().await, "default");
     let echo = |port: &str| {
         json!([
-            ORCH,
+            orch(),
             "tools",
             "echo-server",
             "--http",

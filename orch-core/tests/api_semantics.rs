@@ -240,7 +240,7 @@ async fn deleting_a_namespace_makes_it_terminating() {
 async fn node_and_read_only_tokens_are_confined() {
     let s = TestServer::start_with(&["--no-controllers", "--no-scheduler"]);
     let token = |args: &[&str]| -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_orch"))
+        let out = Command::new(support::orch())
             .args(["server", "token", "--data-dir"])
             .arg(s.data_dir())
             .args(args)
@@ -382,7 +382,7 @@ async fn metrics_bookmarks_and_snapshot() {
     );
 
     let out = s.data_dir().join("backup.redb");
-    let o = Command::new(env!("CARGO_BIN_EXE_orch"))
+    let o = Command::new(support::orch())
         .args(["server", "snapshot", "--data-dir"])
         .arg(s.data_dir())
         .arg("--out")

@@ -37,7 +37,7 @@ impl Manager {
     fn start(s: &TestServer, name: &str) -> Self {
         let log = s.data_dir().join(format!("{name}.log"));
         let out = File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_orch"))
+        let child = Command::new(support::orch())
             .args(["controller-manager", "--kubeconfig"])
             .arg(s.kubeconfig())
             .args([

@@ -21,8 +21,6 @@ use support::{
     TestServer,
 };
 
-const ORCHCTL: &str = env!("CARGO_BIN_EXE_orchctl");
-
 /// A `logs -f` process whose output lines arrive on a channel; killed on
 /// drop.
 struct Follow {
@@ -136,7 +134,7 @@ async fn kubectl_and_orchctl_read_container_logs_through_the_agent() {
     })
     .await;
 
-    let orchctl = Path::new(ORCHCTL);
+    let orchctl = &support::orchctl();
     let kc = s.kubeconfig();
     let (ok, out, err) = support::run_cli(orchctl, &kc, &["logs", "talker"], None);
     assert!(ok, "{err}");

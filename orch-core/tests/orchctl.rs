@@ -1,17 +1,10 @@
 //! orchctl against a real `orch server`: apply output, tables, errors.
 mod support;
 
-use std::path::Path;
-
 use support::TestServer;
 
 fn orchctl(s: &TestServer, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
-    support::run_cli(
-        Path::new(env!("CARGO_BIN_EXE_orchctl")),
-        &s.kubeconfig(),
-        args,
-        stdin,
-    )
+    support::run_cli(&support::orchctl(), &s.kubeconfig(), args, stdin)
 }
 
 const MANIFEST: &str = r#"

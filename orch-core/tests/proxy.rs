@@ -33,7 +33,10 @@ use kube::{
 };
 use orch_proxy::sys::in_netns;
 use serde_json::json;
-use support::agent::{pod, wait_for, Agent, HostCleanup, Net, ORCH};
+use support::{
+    agent::{pod, wait_for, Agent, HostCleanup, Net},
+    orch,
+};
 
 const HTTP: u16 = 8080;
 const UDP: u16 = 5353;
@@ -43,7 +46,7 @@ fn echo_pod(name: &str, node: &str) -> Pod {
         name,
         node,
         json!([
-            ORCH,
+            orch(),
             "tools",
             "echo-server",
             "--http",
@@ -114,9 +117,16 @@ async fn wait_endpoints(c: &Client, svc: &str, n: usize) {
 /// the backend that answered each, or `FAIL`.
 fn curl_names(netns: &Path, vip: Ipv4Addr, n: usize) -> Vec<String> {
     let ns = netns.file_name().unwrap().to_str().unwrap();
-    let script = format!("for i in $(seq {n}); do curl -s -m 2 http://{vip}/ || echo FAIL; done");
+    let scale = support::time_scale();
+    let script = format!(
+        "for i in $(seq {n}); do curl -s -m {} http://{vip}/ || echo FAIL; done",
+        2 * scale
+    );
+    let limit = (120 * scale).to_string();
     let out = Command::new("ip")
-        .args(["netns", "exec", ns, "timeout", "120", "bash", "-c", &script])
+        .args([
+            "netns", "exec", ns, "timeout", &limit, "bash", "-c", &script,
+        ])
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout)
@@ -201,7 +211,7 @@ async fn create_service(c: &Client, name: &str, selector: &str) -> Ipv4Addr {
 
 /// Polls `f` for up to `secs` seconds.
 fn wait_until(secs: u64, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(secs);
+    let deadline = Instant::now() + Duration::from_secs(secs * support::time_scale());
     while Instant::now() < deadline {
         if f() {
             return true;

@@ -157,7 +157,11 @@ impl Drop for TestPod {
 
 fn runtime() -> Runtime {
     Runtime::new(RuntimeConfig {
-        init_binary: PathBuf::from(env!("CARGO_BIN_EXE_orch")),
+        // `ORCH_BIN_DIR`: prebuilt binaries (as inside `cargo xtask vm`).
+        init_binary: std::env::var_os("ORCH_BIN_DIR").map_or_else(
+            || PathBuf::from(env!("CARGO_BIN_EXE_orch")),
+            |dir| PathBuf::from(dir).join("orch"),
+        ),
     })
 }
 

@@ -326,7 +326,7 @@ struct ControllerManager(Child);
 
 impl ControllerManager {
     fn start(s: &TestServer, env: &[(&str, &str)]) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_orch"))
+        let child = Command::new(support::orch())
             .args(["controller-manager", "--kubeconfig"])
             .arg(s.kubeconfig())
             .args(["--leader-lease-seconds", "2"])
@@ -1084,7 +1084,7 @@ async fn controller_manager_killed_mid_rollout_converges_without_duplicates() {
 // ---------------------------------------------------------------- orchctl
 
 async fn orchctl(s: &TestServer, args: &[&str]) -> (bool, String, String) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_orchctl"))
+    let out = tokio::process::Command::new(support::orchctl())
         .arg("--kubeconfig")
         .arg(s.kubeconfig())
         .args(args)

@@ -1,11 +1,12 @@
-//! `cargo xtask`: set-up, build, run, test and bench tasks for the orch
-//! workspace.
+//! `cargo xtask`: set-up, build, run, test, bench and vm tasks for the
+//! orch workspace.
 mod bench;
 mod build;
 mod run;
 mod setup;
 mod step;
 mod test;
+mod vm;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -60,6 +61,10 @@ enum Command {
         #[arg(last = true)]
         extra: Vec<String>,
     },
+    /// Build (once, cached) a Debian 12 VM image, boot it with qemu and run
+    /// the packet-path tests inside on its own kernel; exits with their
+    /// status.
+    Vm(vm::VmArgs),
 }
 
 fn main() -> Result<()> {
@@ -89,5 +94,6 @@ fn main() -> Result<()> {
             cargo_args,
         } => test::run(!no_lint, &cargo_args),
         Command::Bench { what, extra } => bench::run(&what, &extra),
+        Command::Vm(args) => vm::run(args),
     }
 }

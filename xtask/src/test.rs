@@ -13,15 +13,15 @@ use crate::{build, setup, step};
 
 /// Counts parsed from `cargo test` output.
 #[derive(Debug, Default, PartialEq, Eq)]
-struct Tally {
-    passed: u64,
-    failed: u64,
-    ignored: u64,
+pub(crate) struct Tally {
+    pub(crate) passed: u64,
+    pub(crate) failed: u64,
+    pub(crate) ignored: u64,
 }
 
 impl Tally {
     /// Adds one `test result: ok. 3 passed; 0 failed; 1 ignored; ...` line.
-    fn add_line(&mut self, line: &str) {
+    pub(crate) fn add_line(&mut self, line: &str) {
         let Some(rest) = line.trim().strip_prefix("test result: ") else {
             return;
         };
@@ -133,7 +133,7 @@ fn check_disk() {
 }
 
 /// Free GiB on the filesystem holding `path`, read from `df -Pk`.
-fn free_gib(path: &std::path::Path) -> Option<u64> {
+pub(crate) fn free_gib(path: &std::path::Path) -> Option<u64> {
     let out = Command::new("df").arg("-Pk").arg(path).output().ok()?;
     parse_df_free_gib(&String::from_utf8_lossy(&out.stdout))
 }

@@ -13,10 +13,7 @@ use std::{
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::json;
 
-use super::TestServer;
-
-/// The `orch` binary under test.
-pub const ORCH: &str = env!("CARGO_BIN_EXE_orch");
+use super::{orch, TestServer};
 
 /// Cluster addressing that can't collide with a running cluster or with
 /// another test file: slot `s` has the underlay `10.252.s.0/24` and its
@@ -187,7 +184,7 @@ impl Agent {
     /// Starts the agent process (again).
     pub fn spawn(&mut self) {
         self.child = Some(
-            Command::new(ORCH)
+            Command::new(orch())
                 .args(&self.args)
                 .env(
                     "RUST_LOG",
@@ -221,13 +218,13 @@ impl Drop for Agent {
             "--simulate-node".into(),
         ];
         args.extend(self.layout.iter().cloned());
-        let _ = Command::new(ORCH).args(&args).status();
+        let _ = Command::new(orch()).args(&args).status();
     }
 }
 
 /// Polls `f` every 200 ms until it gives a value; panics after `secs`.
 pub async fn wait_for<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
+    let deadline = Instant::now() + Duration::from_secs(secs * super::time_scale());
     loop {
         if let Some(v) = f().await {
             return v;

@@ -81,6 +81,37 @@ pub fn root_or_skip() -> bool {
     root
 }
 
+/// A workspace binary under test: `$ORCH_BIN_DIR/<name>` when that is set
+/// (prebuilt binaries, as inside `cargo xtask vm`), else the one cargo
+/// built for this test run (`built`, from `CARGO_BIN_EXE_<name>`).
+pub fn bin(name: &str, built: &str) -> PathBuf {
+    match std::env::var_os("ORCH_BIN_DIR") {
+        Some(dir) => PathBuf::from(dir).join(name),
+        None => PathBuf::from(built),
+    }
+}
+
+/// Factor for the tests' time limits: `ORCH_TEST_TIME_SCALE` (default 1).
+/// Set where everything runs several times slower than on the hardware the
+/// limits were chosen on (`cargo xtask vm` under TCG emulation).
+pub fn time_scale() -> u64 {
+    std::env::var("ORCH_TEST_TIME_SCALE")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// The `orch` binary under test.
+pub fn orch() -> PathBuf {
+    bin("orch", env!("CARGO_BIN_EXE_orch"))
+}
+
+/// The `orchctl` binary under test.
+pub fn orchctl() -> PathBuf {
+    bin("orchctl", env!("CARGO_BIN_EXE_orchctl"))
+}
+
 /// A running server.
 pub struct TestServer {
     pub dir: tempfile::TempDir,
@@ -136,7 +167,7 @@ impl TestServer {
 
     fn spawn(&mut self) {
         let _ = std::fs::remove_file(self.kubeconfig());
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_orch"));
+        let mut cmd = Command::new(orch());
         cmd.args(["server", "--data-dir"])
             .arg(self.dir.path())
             .args(["--listen", &format!("127.0.0.1:{}", self.port)])

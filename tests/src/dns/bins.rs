@@ -21,8 +21,19 @@ pub fn profile_dir() -> PathBuf {
 }
 
 /// `bin` of `package`, built by cargo first (a no-op when up to date).
-/// Panics with cargo's exit status if the build fails.
+/// Panics with cargo's exit status if the build fails. With `ORCH_BIN_DIR`
+/// set (prebuilt binaries, as inside `cargo xtask vm`) it is
+/// `$ORCH_BIN_DIR/<bin>` and cargo is not run.
 pub fn built(package: &str, bin: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os("ORCH_BIN_DIR") {
+        let path = PathBuf::from(dir).join(bin);
+        assert!(
+            path.exists(),
+            "{} is missing (ORCH_BIN_DIR)",
+            path.display()
+        );
+        return path;
+    }
     static DONE: OnceLock<Mutex<BTreeSet<String>>> = OnceLock::new();
     let done = DONE.get_or_init(Default::default);
     let mut done = done.lock().unwrap_or_else(|p| p.into_inner());

@@ -35,9 +35,14 @@ pub struct Bins {
 }
 
 impl Bins {
-    /// The binaries of the debug or release build; fails if one is missing.
+    /// The binaries of the debug or release build, or those in
+    /// `ORCH_BIN_DIR` when that is set (prebuilt binaries, as inside
+    /// `cargo xtask vm`); fails if one is missing.
     pub fn locate(release: bool) -> Result<Self> {
-        let dir = step::target_dir().join(if release { "release" } else { "debug" });
+        let dir = match std::env::var_os("ORCH_BIN_DIR") {
+            Some(dir) => PathBuf::from(dir),
+            None => step::target_dir().join(if release { "release" } else { "debug" }),
+        };
         let bins = Self {
             orch: dir.join("orch"),
             orchctl: dir.join("orchctl"),

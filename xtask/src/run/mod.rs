@@ -17,7 +17,7 @@ mod layout;
 mod leftovers;
 mod procs;
 mod record;
-mod signals;
+pub(crate) mod signals;
 mod summary;
 mod wait;
 
