@@ -155,13 +155,18 @@ impl Drop for TestPod {
     }
 }
 
+/// The `orch` binary; with `ORCH_BIN_DIR`, the prebuilt one there (as
+/// inside `cargo xtask vm`).
+fn orch_binary() -> PathBuf {
+    std::env::var_os("ORCH_BIN_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_orch")),
+        |dir| PathBuf::from(dir).join("orch"),
+    )
+}
+
 fn runtime() -> Runtime {
     Runtime::new(RuntimeConfig {
-        // `ORCH_BIN_DIR`: prebuilt binaries (as inside `cargo xtask vm`).
-        init_binary: std::env::var_os("ORCH_BIN_DIR").map_or_else(
-            || PathBuf::from(env!("CARGO_BIN_EXE_orch")),
-            |dir| PathBuf::from(dir).join("orch"),
-        ),
+        init_binary: orch_binary(),
     })
 }
 
@@ -704,7 +709,7 @@ fn echo_server_keeps_serving_after_sigterm_for_its_delay() {
         }
     }
     let mut child = Reap(
-        std::process::Command::new(env!("CARGO_BIN_EXE_orch"))
+        std::process::Command::new(orch_binary())
             .args(["tools", "echo-server", "--tcp", "0", "--udp", "0"])
             .args(["--http", &port.to_string(), "--delay-shutdown", "2"])
             .args(["--name", "drain-test"])
