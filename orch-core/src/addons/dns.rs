@@ -118,9 +118,7 @@ impl ClusterDns {
     pub fn deployment(&self) -> Deployment {
         // Readiness is asked every second so the Service has its endpoint
         // right after the first sync; liveness every 10 s.
-        let probe = |path: &str, period: u32| {
-            json!({"httpGet": {"path": path, "port": HTTP_PORT}, "periodSeconds": period})
-        };
+        let probe = |path: &str, period: u32| json!({"httpGet": {"path": path, "port": HTTP_PORT}, "periodSeconds": period});
         serde_json::from_value(json!({
             "metadata": {"name": DEPLOYMENT, "namespace": NAMESPACE, "labels": {APP_LABEL.0: APP_LABEL.1}},
             "spec": {
