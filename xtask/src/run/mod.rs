@@ -15,7 +15,7 @@ mod demo;
 mod dns;
 mod layout;
 mod leftovers;
-mod procs;
+pub(crate) mod procs;
 mod record;
 pub(crate) mod signals;
 mod summary;

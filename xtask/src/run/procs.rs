@@ -33,22 +33,7 @@ pub struct Proc {
 impl Proc {
     /// Starts `cmd` with its output appended to `log`.
     pub fn spawn(what: &str, cmd: &mut Command, log: &Path) -> Result<Self> {
-        if let Some(dir) = log.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let out = File::options()
-            .create(true)
-            .append(true)
-            .open(log)
-            .with_context(|| format!("opening {}", log.display()))?;
-        let err = out.try_clone()?;
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .process_group(0)
-            .spawn()
-            .with_context(|| format!("starting {what}: `{}`", step::describe(cmd)))?;
+        let child = spawn_logged(what, cmd, log)?;
         Ok(Self {
             what: what.to_string(),
             log: log.to_path_buf(),
@@ -112,6 +97,26 @@ impl Proc {
         let _ = self.child.kill();
         self.exited = self.child.wait().ok();
     }
+}
+
+/// Starts `cmd` in its own process group with stdin closed and stdout and
+/// stderr appended to `log` (its directory created if needed).
+pub fn spawn_logged(what: &str, cmd: &mut Command, log: &Path) -> Result<Child> {
+    if let Some(dir) = log.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let out = File::options()
+        .create(true)
+        .append(true)
+        .open(log)
+        .with_context(|| format!("opening {}", log.display()))?;
+    let err = out.try_clone()?;
+    cmd.stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0)
+        .spawn()
+        .with_context(|| format!("starting {what}: `{}`", step::describe(cmd)))
 }
 
 /// Sends `SIG<sig>` to `pid` with kill(1).

@@ -3,15 +3,13 @@
 //! raises a flag in xtask) kills the command and everything it started,
 //! and xtask itself goes on to clean up.
 use std::{
-    fs::File,
-    os::unix::process::CommandExt,
     path::Path,
-    process::{Child, Command, ExitStatus, Stdio},
+    process::{Child, Command, ExitStatus},
     thread::sleep,
     time::{Duration, Instant},
 };
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
 use crate::{run::signals::Stop, step};
 
@@ -27,19 +25,7 @@ pub struct Running {
 impl Running {
     /// Starts `cmd` with stdin closed and stdout/stderr appended to `log`.
     pub fn spawn(what: &str, cmd: &mut Command, log: &Path) -> Result<Self> {
-        let out = File::options()
-            .create(true)
-            .append(true)
-            .open(log)
-            .with_context(|| format!("opening {}", log.display()))?;
-        let err = out.try_clone()?;
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .process_group(0)
-            .spawn()
-            .with_context(|| format!("starting {what}: `{}`", step::describe(cmd)))?;
+        let child = crate::run::procs::spawn_logged(what, cmd, log)?;
         Ok(Self {
             what: what.to_string(),
             child,
