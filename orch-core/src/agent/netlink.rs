@@ -84,8 +84,8 @@ impl Net {
         Ok(Self { handle })
     }
 
-    /// Index of the link `name`, if it exists.
-    pub async fn index(&self, name: &str) -> io::Result<Option<u32>> {
+    /// The link `name`, if it exists.
+    async fn link(&self, name: &str) -> io::Result<Option<LinkMessage>> {
         let mut links = self
             .handle
             .link()
@@ -93,20 +93,29 @@ impl Net {
             .match_name(name.to_string())
             .execute();
         match links.try_next().await {
-            Ok(Some(l)) => Ok(Some(l.header.index)),
-            Ok(None) => Ok(None),
+            Ok(l) => Ok(l),
             Err(e) if errno(&e) == libc::ENODEV => Ok(None),
             Err(e) => Err(err(&format!("looking up link {name}"), e)),
         }
     }
 
-    async fn must_index(&self, name: &str) -> io::Result<u32> {
-        self.index(name).await?.ok_or_else(|| {
+    /// Index of the link `name`, if it exists.
+    pub async fn index(&self, name: &str) -> io::Result<Option<u32>> {
+        Ok(self.link(name).await?.map(|l| l.header.index))
+    }
+
+    /// The link `name`; NotFound if it does not exist.
+    async fn must_link(&self, name: &str) -> io::Result<LinkMessage> {
+        self.link(name).await?.ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::NotFound,
                 format!("link {name} does not exist"),
             )
         })
+    }
+
+    async fn must_index(&self, name: &str) -> io::Result<u32> {
+        Ok(self.must_link(name).await?.header.index)
     }
 
     /// Creates a bridge if missing, pins its MAC address and brings it up;
@@ -138,22 +147,7 @@ impl Net {
     /// Sets the MAC address of `name` to the one it has now, so the kernel
     /// treats it as chosen and never changes it.
     async fn pin_mac(&self, name: &str) -> io::Result<()> {
-        let mut links = self
-            .handle
-            .link()
-            .get()
-            .match_name(name.to_string())
-            .execute();
-        let link = links
-            .try_next()
-            .await
-            .map_err(|e| err(&format!("looking up link {name}"), e))?
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::NotFound,
-                    format!("link {name} does not exist"),
-                )
-            })?;
+        let link = self.must_link(name).await?;
         let Some(mac) = link.attributes.iter().find_map(|a| match a {
             LinkAttribute::Address(m) => Some(m.clone()),
             _ => None,
