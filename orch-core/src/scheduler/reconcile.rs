@@ -43,6 +43,10 @@ pub struct Stats {
 struct Pending {
     info: Arc<PodInfo>,
     pod: Arc<Pod>,
+    /// The Unschedulable message last written for this pod. The watch copy
+    /// in `pod` can lag behind our own status patch, so this is what stops
+    /// a retry from writing the same condition again.
+    reported: Option<Arc<str>>,
 }
 
 /// The scheduler state.
@@ -192,15 +196,16 @@ impl Reconciler {
             // Assumed by us: the watch has not caught up with the binding.
             return;
         }
-        let changed = match self.pending.get(&key) {
-            None => true,
-            Some(old) => old.info.uid != info.uid || old.info.generation != info.generation,
-        };
+        let old = self.pending.get(&key);
+        let same_pod = old.is_some_and(|o| o.info.uid == info.uid);
+        let changed = !old.is_some_and(|o| same_pod && o.info.generation == info.generation);
+        let reported = old.filter(|_| same_pod).and_then(|o| o.reported.clone());
         self.pending.insert(
             key.clone(),
             Pending {
                 info: Arc::new(info),
                 pod: Arc::new(pod),
+                reported,
             },
         );
         if changed {
@@ -262,7 +267,11 @@ impl Reconciler {
         let backoff = self.queue.backoff(key, now);
         let message = e.to_string();
         tracing::debug!(pod = key, %message, ?backoff, "unschedulable");
-        if let Some(conditions) = unschedulable_conditions(&p.pod, &message) {
+        let already = p.reported.as_deref() == Some(message.as_str());
+        if let Some(conditions) = unschedulable_conditions(&p.pod, &message).filter(|_| !already) {
+            if let Some(entry) = self.pending.get_mut(key) {
+                entry.reported = Some(Arc::from(message.as_str()));
+            }
             out.push(Action::SetConditions {
                 namespace: p.info.namespace.clone(),
                 name: p.info.name.clone(),

@@ -110,6 +110,40 @@ fn other_schedulers_and_bound_pods_are_ignored() {
 }
 
 #[test]
+fn a_retry_ahead_of_the_watch_does_not_write_the_condition_again() {
+    let mut r = synced();
+    r.on_pod_event(Event::Apply(pod("p").build()));
+    let first = step(&mut r);
+    assert!(
+        matches!(&first[0], Action::SetConditions { .. }),
+        "{first:?}"
+    );
+    // The watch has not delivered our status patch yet (the pod copy still
+    // has no condition) when the backoff ends: only the event is repeated.
+    r.tick(Instant::now() + Duration::from_secs(2));
+    let again = step(&mut r);
+    assert!(
+        matches!(
+            &again[..],
+            [Action::Event {
+                reason: "FailedScheduling",
+                ..
+            }]
+        ),
+        "{again:?}"
+    );
+    // A pod of the same name but a new UID is a new pod: it is reported.
+    let mut fresh = pod("p").build();
+    fresh.metadata.uid = Some("uid-other".into());
+    r.on_pod_event(Event::Apply(fresh));
+    let third = step(&mut r);
+    assert!(
+        matches!(&third[0], Action::SetConditions { .. }),
+        "{third:?}"
+    );
+}
+
+#[test]
 fn unschedulable_pods_get_a_condition_an_event_and_a_retry() {
     let mut r = synced();
     r.on_node_event(Event::Apply(node("n", "1", "1Gi").build()));
