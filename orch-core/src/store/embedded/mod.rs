@@ -6,11 +6,13 @@
 //! watchers resume across restarts.
 mod history;
 mod metrics;
+mod recover;
 mod snapshot;
 mod state;
 mod tables;
 #[cfg(test)]
 mod tests;
+mod wal;
 mod watch;
 mod writer;
 
@@ -53,6 +55,9 @@ pub struct EmbeddedOptions {
     /// Verify every page checksum when opening (default true), so a damaged
     /// file is an error rather than trusted.
     pub check_integrity_on_open: bool,
+    /// Size of the preallocated write-ahead log beside the file; a synced
+    /// redb commit happens at the latest when it is half full.
+    pub wal_capacity: u64,
 }
 
 impl Default for EmbeddedOptions {
@@ -66,6 +71,7 @@ impl Default for EmbeddedOptions {
             queue: 4096,
             cache_size: 16 << 20,
             check_integrity_on_open: true,
+            wal_capacity: 64 << 20,
         }
     }
 }
@@ -104,6 +110,7 @@ pub struct EmbeddedStore {
     writer: Option<std::thread::JoinHandle<()>>,
     metrics: StoreMetrics,
     path: PathBuf,
+    replayed: usize,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -125,12 +132,15 @@ impl EmbeddedStore {
             .create(path)
             .map_err(|e| StoreError::Backend(format!("open {}: {e}", path.display())))?;
         tables::init(&db)?;
+        let (wal, replayed) =
+            recover::recover(&db, &path.with_extension("wal"), opts.wal_capacity)?;
         let loaded = tables::load(&db)?;
         tracing::info!(
             path = %path.display(),
             revision = loaded.revision,
             keys = loaded.mirror.len(),
             history = loaded.events.len(),
+            replayed,
             "opened embedded store"
         );
         let state = State {
@@ -157,6 +167,9 @@ impl EmbeddedStore {
             },
             max_batch: opts.max_batch,
             metrics: metrics.clone(),
+            wal,
+            last_checkpoint: std::time::Instant::now(),
+            failed: None,
         }
         .spawn()
         .map_err(backend("start store writer"))?;
@@ -167,6 +180,7 @@ impl EmbeddedStore {
             writer: Some(writer),
             metrics,
             path: path.to_owned(),
+            replayed,
         })
     }
 
@@ -195,6 +209,12 @@ impl EmbeddedStore {
 
     /// The oldest revision still readable: lists and watches from an older
     /// revision answer [`StoreError::Compacted`].
+    /// How many writes were replayed from the write-ahead log on open
+    /// (those acknowledged after the file's last synced commit).
+    pub fn replayed_on_open(&self) -> usize {
+        self.replayed
+    }
+
     pub fn compacted_revision(&self) -> Revision {
         self.shared.read().history.compacted()
     }

@@ -7,7 +7,8 @@ use std::path::Path;
 
 use redb::{Builder, Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::tables::{backend, EVENTS, KV, META, META_REVISION};
+use super::tables::{backend, EVENTS, KV, META, META_REVISION, META_WAL_EPOCH};
+use super::wal;
 use crate::store::{Revision, StoreError};
 
 /// Writes the last committed state of `db` to a new file at `path` (which
@@ -34,6 +35,11 @@ fn copy(db: &Database, path: &Path) -> Result<Revision, StoreError> {
     copy_table(&source, &txn, KV)?;
     copy_table(&source, &txn, EVENTS)?;
     copy_table(&source, &txn, META)?;
+    // The copy has no log of its own: give it an epoch no log file holds.
+    txn.open_table(META)
+        .map_err(backend("open snapshot meta"))?
+        .insert(META_WAL_EPOCH, wal::new_epoch())
+        .map_err(backend("write log epoch"))?;
     txn.commit().map_err(backend("commit snapshot"))?;
     let meta = source
         .open_table(META)

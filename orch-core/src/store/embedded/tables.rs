@@ -4,16 +4,18 @@
 //! Three tables:
 //! - `kv`: key → [`Entry`] (`create_revision`, `mod_revision`, value);
 //! - `events`: revision → [`Event`] (the watch history, with prev values);
-//! - `meta`: `format`, `revision` (the current revision) and `compacted`
-//!   (every event up to this revision has been pruned).
+//! - `meta`: `format`, `revision` (the current revision), `compacted`
+//!   (every event up to this revision has been pruned) and `wal_epoch` (the
+//!   write-ahead log epoch that follows the last durable commit).
 //!
 //! Records start with a format byte. Anything that does not decode is
 //! reported as [`StoreError::Backend`], never a panic.
 use std::collections::{BTreeMap, HashMap};
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 
 use super::state::{Entry, Event};
 use crate::store::{EventKind, Revision, StoreError};
@@ -31,6 +33,9 @@ pub(crate) const META_FORMAT: &str = "format";
 pub(crate) const META_REVISION: &str = "revision";
 /// Meta key: the newest revision whose event has been pruned.
 pub(crate) const META_COMPACTED: &str = "compacted";
+/// The epoch of the write-ahead log records that follow this file's last
+/// durable commit (see `wal`).
+pub(crate) const META_WAL_EPOCH: &str = "wal_epoch";
 
 /// The file format this code reads and writes.
 const FORMAT: u64 = 1;
@@ -69,6 +74,66 @@ pub(crate) fn init(db: &Database) -> Result<(), StoreError> {
         }
     }
     txn.commit().map_err(backend("commit init"))
+}
+
+/// Writes a batch of events, the pruning of the oldest history and, for a
+/// checkpoint, the log epoch that follows it, into one transaction. Each
+/// event's encoding is in `encoded`, in the same order.
+pub(crate) fn write_batch(
+    txn: &WriteTransaction,
+    events: &[Arc<Event>],
+    encoded: &[Vec<u8>],
+    prune: RangeInclusive<Revision>,
+    epoch: Option<u64>,
+) -> Result<(), StoreError> {
+    let mut kv = txn.open_table(KV).map_err(backend("open kv table"))?;
+    let mut history = txn
+        .open_table(EVENTS)
+        .map_err(backend("open events table"))?;
+    let mut meta = txn.open_table(META).map_err(backend("open meta table"))?;
+    for (event, record) in events.iter().zip(encoded) {
+        match event.kind {
+            EventKind::Put => {
+                kv.insert(&*event.key, encode_entry(&event.kv).as_slice())
+                    .map_err(backend("write key"))?;
+            }
+            EventKind::Delete => {
+                kv.remove(&*event.key).map_err(backend("delete key"))?;
+            }
+        }
+        history
+            .insert(event.revision(), record.as_slice())
+            .map_err(backend("write event"))?;
+    }
+    if !prune.is_empty() {
+        for revision in prune.clone() {
+            history.remove(revision).map_err(backend("prune event"))?;
+        }
+        meta.insert(META_COMPACTED, *prune.end())
+            .map_err(backend("write compacted"))?;
+    }
+    if let Some(last) = events.last() {
+        meta.insert(META_REVISION, last.revision())
+            .map_err(backend("write revision"))?;
+    }
+    if let Some(epoch) = epoch {
+        meta.insert(META_WAL_EPOCH, epoch)
+            .map_err(backend("write log epoch"))?;
+    }
+    Ok(())
+}
+
+/// The revision and the log epoch of the last durable commit.
+pub(crate) fn durable_point(db: &Database) -> Result<(Revision, u64), StoreError> {
+    let txn = db.begin_read().map_err(backend("begin read"))?;
+    let meta = txn.open_table(META).map_err(backend("open meta table"))?;
+    let get = |name: &str| -> Result<u64, StoreError> {
+        Ok(meta
+            .get(name)
+            .map_err(backend("read meta"))?
+            .map_or(0, |g| g.value()))
+    };
+    Ok((get(META_REVISION)?, get(META_WAL_EPOCH)?))
 }
 
 /// Everything read back from the file on open.

@@ -299,3 +299,91 @@ async fn open_dir_and_second_open_fails() {
         Err(StoreError::Backend(_))
     ));
 }
+
+/// The files as a `kill -9` leaves them (everything written, nothing
+/// synced or closed): acknowledged writes come back through the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_after_the_last_checkpoint_are_replayed_from_the_log() {
+    let live = tempfile::tempdir().unwrap();
+    let crashed = tempfile::tempdir().unwrap();
+    let opts = EmbeddedOptions {
+        wal_capacity: 1 << 20,
+        ..Default::default()
+    };
+    let store = EmbeddedStore::open_dir(live.path(), opts.clone()).unwrap();
+    assert_eq!(store.replayed_on_open(), 0);
+    let mut written = Vec::new();
+    for i in 0..200 {
+        written.push(
+            store
+                .create(&format!("/k/{i:03}"), vec![i as u8; 300])
+                .await
+                .unwrap(),
+        );
+    }
+    let last = store
+        .update("/k/000", b"new".to_vec(), written[0].mod_revision)
+        .await
+        .unwrap();
+    store.delete("/k/001", None).await.unwrap();
+    for name in ["store.redb", "store.wal"] {
+        std::fs::copy(live.path().join(name), crashed.path().join(name)).unwrap();
+    }
+    let reopened = EmbeddedStore::open_dir(crashed.path(), opts).unwrap();
+    assert!(reopened.replayed_on_open() > 0, "nothing came from the log");
+    assert_eq!(reopened.current_revision().await.unwrap(), 202);
+    assert_eq!(reopened.get("/k/000").await.unwrap(), Some(last));
+    assert_eq!(reopened.get("/k/001").await.unwrap(), None);
+    assert_eq!(
+        reopened.get("/k/199").await.unwrap().as_ref(),
+        written.last()
+    );
+    // The history came back too: a watch from 0 sees all 202 changes.
+    let events: Vec<_> = reopened
+        .watch("/k/", 0)
+        .await
+        .unwrap()
+        .take(202)
+        .collect()
+        .await;
+    assert_eq!(events.len(), 202);
+    assert!(events.iter().all(|e| e.is_ok()));
+    drop(store);
+}
+
+#[test]
+fn a_log_that_skips_a_revision_is_refused() {
+    use super::recover;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.redb");
+    // A store whose log holds revisions 1 and 3 but not 2.
+    {
+        let db = redb::Database::create(&path).unwrap();
+        super::tables::init(&db).unwrap();
+        let (mut log, _) = recover::recover(&db, &path.with_extension("wal"), 1 << 16).unwrap();
+        let (_, epoch) = super::tables::durable_point(&db).unwrap();
+        log.reset(epoch);
+        let event = |rev| {
+            super::tables::encode_event(&super::state::Event {
+                kind: crate::store::EventKind::Put,
+                key: std::sync::Arc::from("/k"),
+                kv: super::state::Entry {
+                    value: bytes::Bytes::from_static(b"v"),
+                    create_revision: 1,
+                    mod_revision: rev,
+                },
+                prev: None,
+                unix_ms: 0,
+            })
+            .unwrap()
+        };
+        log.append(&[event(1)]).unwrap();
+        log.append(&[event(3)]).unwrap();
+    }
+    let opts = EmbeddedOptions {
+        wal_capacity: 1 << 16,
+        ..Default::default()
+    };
+    let err = EmbeddedStore::open(&path, opts).unwrap_err();
+    assert!(err.to_string().contains("expected revision 2"), "{err}");
+}

@@ -2,11 +2,12 @@
 //!
 //! It takes all the requests waiting on its channel, checks each
 //! compare-and-swap in order against the latest state (so a request sees the
-//! ones before it in the same batch), writes the whole batch and the history
-//! pruning in one redb transaction, commits with fsync once, then updates
-//! the mirror, publishes the events and answers every request. Concurrent
-//! writers thus share one fsync; a failed compare-and-swap fails only its own
-//! request.
+//! ones before it in the same batch), appends the whole batch to the
+//! write-ahead log with one `fdatasync`, writes it and the history pruning in
+//! one redb transaction, then updates the mirror, publishes the events and
+//! answers every request. Concurrent writers thus share one sync; a failed
+//! compare-and-swap fails only its own request. Every so often the redb
+//! commit is synced instead and the log starts again (a checkpoint).
 use std::collections::HashMap;
 use std::ops::RangeInclusive;
 use std::sync::Arc;
@@ -19,9 +20,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::history::Retention;
 use super::metrics::StoreMetrics;
 use super::state::{Entry, Event};
-use super::tables::{
-    backend, encode_entry, encode_event, EVENTS, KV, META, META_COMPACTED, META_REVISION,
-};
+use super::tables::{backend, encode_event, write_batch};
+use super::wal::{self, Wal};
 use super::Shared;
 use crate::store::{EventKind, KeyValue, Revision, StoreError};
 
@@ -77,7 +77,16 @@ pub(crate) struct Writer {
     pub max_batch: usize,
     /// Commit latency and counters.
     pub metrics: StoreMetrics,
+    /// The write-ahead log, replayed and reset by [`recover`].
+    pub wal: Wal,
+    /// When redb was last synced.
+    pub last_checkpoint: Instant,
+    /// Set after an I/O error that leaves the log and the file unsure.
+    pub failed: Option<String>,
 }
+
+/// The longest time between two synced redb commits while writes come in.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(30);
 
 /// The outcome of checking a batch against the current state.
 #[derive(Debug)]
@@ -110,18 +119,36 @@ impl Writer {
             }
             self.process(batch);
         }
+        // A clean stop leaves nothing to replay.
+        if self.failed.is_none() && self.wal.used() > 0 {
+            if let Err(err) = self.commit(&[], &[], 1..=0, true) {
+                tracing::warn!(error = %err, "store checkpoint at shutdown failed");
+            }
+        }
         tracing::debug!("store writer stopped");
     }
 
-    fn process(&self, batch: Vec<WriteRequest>) {
+    fn process(&mut self, batch: Vec<WriteRequest>) {
         let (ops, replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|r| (r.op, r.reply)).unzip();
+        if let Some(message) = &self.failed {
+            for reply in replies {
+                let _ = reply.send(Err(StoreError::Backend(message.clone())));
+            }
+            return;
+        }
         let plan = self.plan(ops, unix_ms());
         if plan.events.is_empty() {
             answer(replies, plan.outcomes, &plan.events);
             return;
         }
         let prune = self.shared.read().history.prune_range(plan.prune);
-        match self.persist(&plan.events, prune) {
+        let result = plan
+            .events
+            .iter()
+            .map(|e| encode_event(e))
+            .collect::<Result<Vec<_>, _>>()
+            .and_then(|encoded| self.make_durable(&plan.events, &encoded, prune));
+        match result {
             Ok(commit) => {
                 self.metrics.observe_batch(plan.events.len(), commit);
                 {
@@ -143,6 +170,69 @@ impl Writer {
                 }
             }
         }
+    }
+
+    /// Makes a batch durable: normally one log append and `fdatasync`, then
+    /// a redb commit that is not synced; every so often (log half full, a
+    /// record that does not fit, or [`CHECKPOINT_EVERY`]) a synced redb
+    /// commit instead, after which the log starts again. Returns how long
+    /// the durable part took.
+    fn make_durable(
+        &mut self,
+        events: &[Arc<Event>],
+        encoded: &[Vec<u8>],
+        prune: RangeInclusive<Revision>,
+    ) -> Result<Duration, StoreError> {
+        let size = Wal::record_size(encoded);
+        let checkpoint = !self.wal.fits(size)
+            || self.wal.used() >= self.wal.capacity() / 2
+            || self.last_checkpoint.elapsed() >= CHECKPOINT_EVERY;
+        if checkpoint {
+            return self.commit(events, encoded, prune, true);
+        }
+        let start = Instant::now();
+        let appended = self.wal.append(encoded).map(|()| start.elapsed());
+        // Once a record may be in the log, the file and the log must not
+        // drift apart: any failure from here on stops all writes.
+        let result = appended.and_then(|took| {
+            self.commit(events, encoded, prune, false)?;
+            Ok(took)
+        });
+        if let Err(err) = &result {
+            self.failed = Some(format!(
+                "the store stopped taking writes after an I/O error ({err}); restart the server"
+            ));
+        }
+        result
+    }
+
+    /// Writes the batch and the pruning in one redb transaction. With
+    /// `checkpoint` it is synced and records a new log epoch, and the log
+    /// starts again; without, it is not synced (the log made it durable).
+    fn commit(
+        &mut self,
+        events: &[Arc<Event>],
+        encoded: &[Vec<u8>],
+        prune: RangeInclusive<Revision>,
+        checkpoint: bool,
+    ) -> Result<Duration, StoreError> {
+        let mut txn = self.db.begin_write().map_err(backend("begin write"))?;
+        let durability = if checkpoint {
+            Durability::Immediate
+        } else {
+            Durability::None
+        };
+        txn.set_durability(durability)
+            .map_err(backend("set durability"))?;
+        let epoch = checkpoint.then(wal::new_epoch);
+        write_batch(&txn, events, encoded, prune, epoch)?;
+        let start = Instant::now();
+        txn.commit().map_err(backend("commit"))?;
+        if let Some(epoch) = epoch {
+            self.wal.reset(epoch);
+            self.last_checkpoint = Instant::now();
+        }
+        Ok(start.elapsed())
     }
 
     /// Checks every request in order against the mirror plus the earlier
@@ -183,53 +273,6 @@ impl Writer {
             outcomes,
             prune,
         }
-    }
-
-    /// Writes the batch and the pruning in one transaction and commits it
-    /// durably. Returns how long the commit took.
-    fn persist(
-        &self,
-        events: &[Arc<Event>],
-        prune: RangeInclusive<Revision>,
-    ) -> Result<Duration, StoreError> {
-        let mut txn = self.db.begin_write().map_err(backend("begin write"))?;
-        txn.set_durability(Durability::Immediate)
-            .map_err(backend("set durability"))?;
-        {
-            let mut kv = txn.open_table(KV).map_err(backend("open kv table"))?;
-            let mut history = txn
-                .open_table(EVENTS)
-                .map_err(backend("open events table"))?;
-            let mut meta = txn.open_table(META).map_err(backend("open meta table"))?;
-            for event in events {
-                match event.kind {
-                    EventKind::Put => {
-                        kv.insert(&*event.key, encode_entry(&event.kv).as_slice())
-                            .map_err(backend("write key"))?;
-                    }
-                    EventKind::Delete => {
-                        kv.remove(&*event.key).map_err(backend("delete key"))?;
-                    }
-                }
-                history
-                    .insert(event.revision(), encode_event(event)?.as_slice())
-                    .map_err(backend("write event"))?;
-            }
-            if !prune.is_empty() {
-                for revision in prune.clone() {
-                    history.remove(revision).map_err(backend("prune event"))?;
-                }
-                meta.insert(META_COMPACTED, *prune.end())
-                    .map_err(backend("write compacted"))?;
-            }
-            if let Some(last) = events.last() {
-                meta.insert(META_REVISION, last.revision())
-                    .map_err(backend("write revision"))?;
-            }
-        }
-        let start = Instant::now();
-        txn.commit().map_err(backend("commit"))?;
-        Ok(start.elapsed())
     }
 }
 
