@@ -28,8 +28,13 @@ pub fn done(msg: &str) {
     println!("ok: {msg}");
 }
 
-/// The workspace root (the parent of `xtask/`).
+/// The workspace root: `ORCH_WORKSPACE` when set (a prebuilt `xtask` run
+/// from elsewhere, as inside `cargo xtask vm`, where it holds `examples/`),
+/// else the parent of `xtask/` at build time.
 pub fn root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("ORCH_WORKSPACE").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives inside the workspace")

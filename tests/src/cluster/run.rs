@@ -239,8 +239,7 @@ impl ClusterRun {
 impl Drop for ClusterRun {
     fn drop(&mut self) {
         self.terminate(Duration::from_secs(120));
-        let xtask = bins::profile_dir().join("xtask");
-        let _ = Command::new(xtask)
+        let _ = Command::new(bins::built("xtask", "xtask"))
             .args(&self.args)
             .arg("--clean")
             .env("CARGO_TARGET_DIR", target_dir())

@@ -25,15 +25,16 @@ use crate::{build, run::signals::Stop, step};
 
 /// The packet-path tests run by default: the `tests/` package (the eBPF
 /// `connect4` program on its own, orch-dns answering `dig`), the agent's
-/// pod networking, and the Service proxy end to end in both modes.
-pub const DEFAULT_TESTS: &[&str] = &["connect4", "dns_standalone", "podnet", "proxy"];
+/// pod networking, the Service proxy in both modes, and the end-to-end
+/// suite (a 3-node `xtask run` cluster in both modes).
+pub const DEFAULT_TESTS: &[&str] = &["connect4", "dns_standalone", "podnet", "proxy", "e2e"];
 
 /// Flags of `cargo xtask vm`.
 #[derive(Debug, clap::Args)]
 pub struct VmArgs {
     /// Test targets to run, comma-separated, by name (`package:name` when
     /// two packages have one of that name)
-    /// [default: connect4,dns_standalone,podnet,proxy].
+    /// [default: connect4,dns_standalone,podnet,proxy,e2e].
     #[arg(long, value_delimiter = ',')]
     pub tests: Vec<String>,
     /// How qemu runs the guest: auto (KVM when /dev/kvm opens and boots
@@ -198,7 +199,7 @@ mod tests {
         let a = parse(&[]);
         assert_eq!(
             a.selection(),
-            ["connect4", "dns_standalone", "podnet", "proxy"]
+            ["connect4", "dns_standalone", "podnet", "proxy", "e2e"]
         );
         assert_eq!((a.accel.as_str(), a.cpus, a.memory), ("auto", 2, 4096));
         assert!(a.test_args.is_empty());

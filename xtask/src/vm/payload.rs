@@ -72,6 +72,21 @@ pub fn write(vm_dir: &Path, tests: &[TestExe], s: &Settings, stop: &Stop) -> Res
             exe.path.display()
         ));
     }
+    // `xtask run` applies examples/demo.yaml (ORCH_WORKSPACE points here).
+    let examples = step::root().join("examples");
+    std::fs::create_dir_all(dir.join("examples"))?;
+    for entry in
+        std::fs::read_dir(&examples).with_context(|| format!("reading {}", examples.display()))?
+    {
+        let path = entry?.path();
+        if path.is_file() {
+            bytes += copy(
+                &path,
+                &dir.join("examples")
+                    .join(path.file_name().unwrap_or_default()),
+            )?;
+        }
+    }
     let run = dir.join("run");
     std::fs::write(&run, RUN)?;
     std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o755))?;
@@ -153,7 +168,7 @@ mod tests {
 
     #[test]
     fn runner_reads_its_settings_and_uses_prebuilt_binaries() {
-        assert!(RUN.contains("export ORCH_BIN_DIR=$ORCH/bin"));
+        assert!(RUN.contains("export ORCH_BIN_DIR=$ORCH/bin ORCH_WORKSPACE=$ORCH"));
         for f in ["tests.list", "test-args", "test-timeout"] {
             assert!(RUN.contains(f), "{f}");
         }

@@ -8,7 +8,8 @@
 set -u
 ORCH=/opt/orch
 RESULTS=${RESULTS:-/results}
-export ORCH_BIN_DIR=$ORCH/bin RUST_BACKTRACE=1
+# ORCH_WORKSPACE: where a prebuilt `xtask run` finds examples/.
+export ORCH_BIN_DIR=$ORCH/bin ORCH_WORKSPACE=$ORCH RUST_BACKTRACE=1
 export PATH=$ORCH/bin:$PATH
 
 # orch.time_scale=N on the kernel command line: the tests' own time limits
