@@ -46,6 +46,10 @@ pub struct SchedulerOptions {
     pub initial_backoff: Duration,
     /// Maximum backoff of unschedulable pods.
     pub max_backoff: Duration,
+    /// How long an unschedulable pod waits for a cluster event (a node
+    /// added or changed, a pod gone, an assumed pod expired) before it is
+    /// tried again anyway (Kubernetes' podMaxInUnschedulablePodsDuration).
+    pub max_unschedulable: Duration,
     /// Share of the nodes to score, in percent: 0 is Kubernetes' adaptive
     /// default (`max(50 − N/125, 5)`, at least 100 nodes), 100 scores all.
     pub percentage_of_nodes_to_score: u32,
@@ -62,6 +66,7 @@ impl Default for SchedulerOptions {
             name: podinfo::DEFAULT_SCHEDULER.into(),
             initial_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(10),
+            max_unschedulable: Duration::from_secs(5 * 60),
             percentage_of_nodes_to_score: 0,
             assumed_ttl: cache::DEFAULT_ASSUMED_TTL,
             parallel_bindings: 64,

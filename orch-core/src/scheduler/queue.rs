@@ -130,6 +130,16 @@ impl Queue {
         d
     }
 
+    /// The pod fits no node: it waits for a cluster event that may make room
+    /// ([`Queue::move_all_to_active`]) or, at the latest, until `until`.
+    pub fn park(&mut self, key: &str, until: Instant) {
+        let attempts = self.entries.get(key).map_or(0, |e| e.attempts) + 1;
+        self.set(key, State::Backoff(until));
+        if let Some(e) = self.entries.get_mut(key) {
+            e.attempts = attempts;
+        }
+    }
+
     /// Forgets a pod (bound or deleted).
     pub fn done(&mut self, key: &str) {
         if let Some(e) = self.entries.remove(key) {

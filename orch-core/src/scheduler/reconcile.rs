@@ -66,6 +66,8 @@ pub struct Reconciler {
     pods_synced: bool,
     binding: usize,
     max_binding: usize,
+    /// How long an unschedulable pod waits without a cluster event.
+    max_unschedulable: std::time::Duration,
     /// Counters.
     pub stats: Stats,
 }
@@ -85,6 +87,7 @@ impl Reconciler {
             pods_synced: false,
             binding: 0,
             max_binding: opts.parallel_bindings.max(1),
+            max_unschedulable: opts.max_unschedulable,
             stats: Stats::default(),
         }
     }
@@ -217,7 +220,10 @@ impl Reconciler {
     /// Moves pods whose backoff ended to active, and expires assumed pods.
     pub fn tick(&mut self, now: Instant) {
         self.queue.flush(now);
-        self.cache.expire(now);
+        if self.cache.expire(now) > 0 {
+            // The room they held is free again.
+            self.cluster_event();
+        }
     }
 
     /// When the earliest backoff ends.
@@ -264,9 +270,9 @@ impl Reconciler {
         out: &mut Vec<Action>,
     ) {
         self.stats.unschedulable += 1;
-        let backoff = self.queue.backoff(key, now);
+        self.queue.park(key, now + self.max_unschedulable);
         let message = e.to_string();
-        tracing::debug!(pod = key, %message, ?backoff, "unschedulable");
+        tracing::debug!(pod = key, %message, "unschedulable");
         let already = p.reported.as_deref() == Some(message.as_str());
         if let Some(conditions) = unschedulable_conditions(&p.pod, &message).filter(|_| !already) {
             if let Some(entry) = self.pending.get_mut(key) {
@@ -334,12 +340,14 @@ impl Reconciler {
             }
             BindResult::Conflict => {
                 self.cache.forget(uid);
+                self.cluster_event();
                 if pending.is_some() {
                     self.queue.retry_now(&key);
                 }
             }
             BindResult::Failed(error) => {
                 self.cache.forget(uid);
+                self.cluster_event();
                 if let Some(p) = pending {
                     self.queue.backoff(&key, now);
                     out.push(Action::Event {

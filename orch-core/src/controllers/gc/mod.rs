@@ -50,8 +50,12 @@ pub async fn run(client: Client, _opts: ControllerOptions) -> Result<(), Control
         let writer = Writer::new(k.resource.clone());
         stores.push(writer.as_reader());
         let api = k.api(&client, None);
-        let events =
-            reflector::reflector(writer, watcher(api, Default::default()).default_backoff());
+        // Only the metadata the graph reads is kept: 10k pods as whole JSON
+        // values would cost tens of MiB for nothing.
+        let stream = watcher(api, Default::default())
+            .default_backoff()
+            .modify(keep_graph_fields);
+        let events = reflector::reflector(writer, stream);
         streams.push(events.map(|e| e.err()).boxed());
     }
     let mut changes = stream::select_all(streams);
@@ -103,6 +107,17 @@ async fn pass(client: &Client, kinds: &[Kind], stores: &[Store<DynamicObject>]) 
         .for_each_concurrent(CONCURRENCY, |a| act::run(client, kinds, &graph, a))
         .await;
     !actions.is_empty()
+}
+
+/// Drops what [`snapshot`] does not read.
+fn keep_graph_fields(o: &mut DynamicObject) {
+    o.data = serde_json::Value::Null;
+    o.types = None;
+    let m = &mut o.metadata;
+    m.labels = None;
+    m.annotations = None;
+    m.managed_fields = None;
+    m.generate_name = None;
 }
 
 /// Every cached object, as the graph sees it.

@@ -112,15 +112,16 @@ fn other_schedulers_and_bound_pods_are_ignored() {
 #[test]
 fn a_retry_ahead_of_the_watch_does_not_write_the_condition_again() {
     let mut r = synced();
-    r.on_pod_event(Event::Apply(pod("p").build()));
+    r.on_node_event(Event::Apply(node("small", "1", "1Gi").build()));
+    r.on_pod_event(Event::Apply(pod("p").req("2", "").build()));
     let first = step(&mut r);
     assert!(
         matches!(&first[0], Action::SetConditions { .. }),
         "{first:?}"
     );
     // The watch has not delivered our status patch yet (the pod copy still
-    // has no condition) when the backoff ends: only the event is repeated.
-    r.tick(Instant::now() + Duration::from_secs(2));
+    // has no condition) when it is tried again: only the event is repeated.
+    r.on_node_event(Event::Apply(node("small", "1", "2Gi").build()));
     let again = step(&mut r);
     assert!(
         matches!(
@@ -133,7 +134,7 @@ fn a_retry_ahead_of_the_watch_does_not_write_the_condition_again() {
         "{again:?}"
     );
     // A pod of the same name but a new UID is a new pod: it is reported.
-    let mut fresh = pod("p").build();
+    let mut fresh = pod("p").req("2", "").build();
     fresh.metadata.uid = Some("uid-other".into());
     r.on_pod_event(Event::Apply(fresh));
     let third = step(&mut r);
@@ -184,8 +185,12 @@ fn unschedulable_pods_get_a_condition_an_event_and_a_retry() {
     );
     r.on_pod_event(Event::Apply(written.build()));
     assert!(step(&mut r).is_empty());
-    // After the backoff it is tried again; the same message is not written twice.
-    r.tick(Instant::now() + Duration::from_secs(2));
+    // Nothing changed in the cluster: it is not tried again on a timer of
+    // seconds, only after the longest wait; the same message is not written
+    // twice.
+    r.tick(Instant::now() + Duration::from_secs(30));
+    assert!(step(&mut r).is_empty());
+    r.tick(Instant::now() + SchedulerOptions::default().max_unschedulable);
     let a = step(&mut r);
     assert!(
         matches!(
