@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use redb::{Database, Durability};
 
-use super::tables::{backend, decode_event, durable_point, write_batch};
+use super::tables::{backend, decode_event, durable_point, no_prune, write_batch};
 use super::wal::{self, Wal};
 use crate::store::StoreError;
 
@@ -51,7 +51,7 @@ pub(crate) fn recover(
     let mut txn = db.begin_write().map_err(backend("begin replay"))?;
     txn.set_durability(Durability::Immediate)
         .map_err(backend("set durability"))?;
-    write_batch(&txn, &events, &encoded, 1..=0, Some(next))?;
+    write_batch(&txn, &events, &encoded, no_prune(), Some(next))?;
     txn.commit().map_err(backend("commit replay"))?;
     log.reset(next);
     Ok((log, events.len()))

@@ -123,6 +123,11 @@ pub(crate) fn write_batch(
     Ok(())
 }
 
+/// A prune range with nothing in it.
+pub(crate) fn no_prune() -> RangeInclusive<Revision> {
+    RangeInclusive::new(1, 0)
+}
+
 /// The revision and the log epoch of the last durable commit.
 pub(crate) fn durable_point(db: &Database) -> Result<(Revision, u64), StoreError> {
     let txn = db.begin_read().map_err(backend("begin read"))?;

@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::history::Retention;
 use super::metrics::StoreMetrics;
 use super::state::{Entry, Event};
-use super::tables::{backend, encode_event, write_batch};
+use super::tables::{backend, encode_event, no_prune, write_batch};
 use super::wal::{self, Wal};
 use super::Shared;
 use crate::store::{EventKind, KeyValue, Revision, StoreError};
@@ -121,7 +121,7 @@ impl Writer {
         }
         // A clean stop leaves nothing to replay.
         if self.failed.is_none() && self.wal.used() > 0 {
-            if let Err(err) = self.commit(&[], &[], 1..=0, true) {
+            if let Err(err) = self.commit(&[], &[], no_prune(), true) {
                 tracing::warn!(error = %err, "store checkpoint at shutdown failed");
             }
         }
