@@ -1,5 +1,6 @@
 //! Debian's real kubectl (package kubernetes-client) against `orch server`:
-//! create, apply (client-side, strategic merge), get, scale, delete.
+//! create, apply (client-side, strategic merge), get, scale, delete, and
+//! kubectl's own schema checks and `explain` from the served OpenAPI document.
 mod support;
 
 use std::path::Path;
@@ -13,6 +14,18 @@ fn run(
     stdin: Option<&str>,
 ) -> (bool, String, String) {
     support::run_cli(kubectl, &s.kubeconfig(), args, stdin)
+}
+
+/// `kubectl get OBJECT -o jsonpath={PATH}`, trimmed.
+fn jsonpath(kubectl: &Path, s: &TestServer, object: &str, path: &str) -> String {
+    let (ok, out, err) = run(
+        kubectl,
+        s,
+        &["get", object, "-o", &format!("jsonpath={{{path}}}")],
+        None,
+    );
+    assert!(ok, "{err}");
+    out.trim().to_string()
 }
 
 const DEPLOY: &str = r#"
@@ -95,6 +108,26 @@ fn kubectl_create_apply_get_scale_delete() {
     assert_eq!(containers[0]["image"], "nginx:2");
     assert_eq!(d["metadata"]["generation"], 2);
 
+    // Dropping a container from the manifest deletes it: kubectl reads the
+    // merge key of `containers` from the OpenAPI document and sends
+    // `$patch: delete` (a list it thought atomic would leave it in place).
+    let sidecar = "      - name: sidecar\n        image: busybox\n        command: [\"sleep\", \"infinity\"]\n";
+    assert!(changed.contains(sidecar));
+    let (ok, _, err) = run(
+        &k,
+        &s,
+        &["apply", "-f", "-"],
+        Some(&changed.replace(sidecar, "")),
+    );
+    assert!(ok, "{err}");
+    let names = jsonpath(
+        &k,
+        &s,
+        "deployment/web",
+        ".spec.template.spec.containers[*].name",
+    );
+    assert_eq!(names, "web", "the removed container stayed");
+
     let (ok, out, err) = run(&k, &s, &["get", "svc", "web"], None);
     assert!(ok, "{err}");
     assert!(
@@ -110,19 +143,7 @@ fn kubectl_create_apply_get_scale_delete() {
     );
     assert!(ok, "{err}");
     assert!(out.contains("scaled"), "{out}");
-    let (_, out, _) = run(
-        &k,
-        &s,
-        &[
-            "get",
-            "deployment",
-            "web",
-            "-o",
-            "jsonpath={.spec.replicas}",
-        ],
-        None,
-    );
-    assert_eq!(out.trim(), "5");
+    assert_eq!(jsonpath(&k, &s, "deployment/web", ".spec.replicas"), "5");
 
     let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: '1'}\n";
     let (ok, out, err) = run(&k, &s, &["create", "-f", "-"], Some(cm));
@@ -150,4 +171,136 @@ fn kubectl_create_apply_get_scale_delete() {
         "apiVersion: v1\nkind: Service\nmetadata: {name: bad}\nspec:\n  ports:\n  - port: 99999\n";
     let (ok, _, err) = run(&k, &s, &["apply", "-f", "-"], Some(bad));
     assert!(!ok && err.contains("spec.ports[0].port"), "{err}");
+}
+
+/// One valid object of every served kind, with the values kubectl's schema
+/// check must take: int-or-string ports and percentages, quantities, times.
+const ALL_KINDS: &str = include_str!("kubectl_all_kinds.yaml");
+
+#[test]
+fn kubectl_validation_accepts_every_served_kind() {
+    let Some(k) = support::kubectl() else {
+        return;
+    };
+    let s = TestServer::start_with(&["--no-controllers", "--no-scheduler"]);
+    let kinds = [
+        "namespace/team",
+        "node/spare",
+        "configmap/settings",
+        "secret/creds",
+        "pod/solo",
+        "service/solo",
+        "endpointslice.discovery.k8s.io/manual-1",
+        "deployment.apps/web",
+        "replicaset.apps/batch",
+        "lease.coordination.k8s.io/lock",
+        "event/solo.started",
+    ];
+    // Validation is on by default; say so anyway.
+    let (ok, out, err) = run(
+        &k,
+        &s,
+        &["apply", "--validate=true", "-f", "-"],
+        Some(ALL_KINDS),
+    );
+    assert!(ok, "apply failed: {err}");
+    for kind in kinds {
+        assert!(out.contains(&format!("{kind} created")), "{kind}: {out}");
+    }
+    // `create` validates too: the namespaced ones again, in the new namespace.
+    let namespaced: Vec<&str> = ALL_KINDS
+        .split("---\n")
+        .filter(|doc| !doc.contains("kind: Namespace\n") && !doc.contains("kind: Node\n"))
+        .collect();
+    let (ok, out, err) = run(
+        &k,
+        &s,
+        &["create", "-n", "team", "-f", "-"],
+        Some(&namespaced.join("---\n")),
+    );
+    assert!(ok, "create failed: {err}");
+    assert_eq!(out.matches(" created").count(), kinds.len() - 2, "{out}");
+}
+
+const TYPO: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: typo}
+spec:
+  replica: 3
+  selector: {matchLabels: {app: typo}}
+  template:
+    metadata: {labels: {app: typo}}
+    spec:
+      containers: [{name: web, image: nginx}]
+"#;
+
+#[test]
+fn kubectl_validation_refuses_unknown_fields_and_wrong_types() {
+    let Some(k) = support::kubectl() else {
+        return;
+    };
+    let s = TestServer::start_with(&["--no-controllers", "--no-scheduler"]);
+    let wrong_type = TYPO.replace("replica: 3", "replicas: \"three\"");
+    let bad_container = TYPO
+        .replace("replica: 3", "replicas: 3")
+        .replace("image: nginx}", "imagee: nginx}");
+    let cases = [
+        (
+            TYPO.to_string(),
+            r#"ValidationError(Deployment.spec): unknown field "replica" in io.k8s.api.apps.v1.DeploymentSpec"#,
+        ),
+        (
+            wrong_type,
+            r#"ValidationError(Deployment.spec.replicas): invalid type for io.k8s.api.apps.v1.DeploymentSpec.replicas: got "string", expected "integer""#,
+        ),
+        (
+            bad_container,
+            r#"ValidationError(Deployment.spec.template.spec.containers[0]): unknown field "imagee" in io.k8s.api.core.v1.Container"#,
+        ),
+    ];
+    for (manifest, message) in &cases {
+        for verb in ["apply", "create"] {
+            let (ok, out, err) = run(&k, &s, &[verb, "-f", "-"], Some(manifest));
+            assert!(!ok, "{verb} accepted {manifest}: {out}");
+            assert!(err.contains("error validating data"), "{verb}: {err}");
+            assert!(err.contains(message), "{verb}: wanted {message}, got {err}");
+        }
+        let (ok, _, err) = run(&k, &s, &["get", "deployment", "typo"], None);
+        assert!(
+            !ok && err.contains("NotFound"),
+            "something was created: {err}"
+        );
+    }
+    // A kind inside a List is checked too.
+    let list = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: inlist}\n  datta: {a: b}\n";
+    let (ok, _, err) = run(&k, &s, &["apply", "-f", "-"], Some(list));
+    assert!(
+        !ok && err.contains(r#"unknown field "datta" in io.k8s.api.core.v1.ConfigMap"#),
+        "{err}"
+    );
+    let (ok, _, err) = run(&k, &s, &["get", "configmap", "inlist"], None);
+    assert!(!ok && err.contains("NotFound"), "{err}");
+}
+
+#[test]
+fn kubectl_explain_reads_the_schema() {
+    let Some(k) = support::kubectl() else {
+        return;
+    };
+    let s = TestServer::start_with(&["--no-controllers", "--no-scheduler"]);
+    let (ok, out, err) = run(&k, &s, &["explain", "deployment.spec"], None);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("KIND:     Deployment") && out.contains("VERSION:  apps/v1"),
+        "{out}"
+    );
+    assert!(out.contains("replicas\t<integer>"), "{out}");
+    assert!(out.contains("template\t<Object> -required-"), "{out}");
+    let (ok, out, err) = run(&k, &s, &["explain", "pods.spec.containers.ports"], None);
+    assert!(ok, "{err}");
+    assert!(out.contains("containerPort\t<integer> -required-"), "{out}");
+    let (ok, out, err) = run(&k, &s, &["explain", "svc.spec.ports.targetPort"], None);
+    assert!(ok, "{err}");
+    assert!(out.contains("FIELD:    targetPort <string>"), "{out}");
 }

@@ -1,5 +1,5 @@
-//! Legacy discovery (`/api`, `/apis`, `/api/v1`, `/apis/G/V`), `/version`,
-//! and a minimal OpenAPI v2 document for kubectl.
+//! Legacy discovery (`/api`, `/apis`, `/api/v1`, `/apis/G/V`) and
+//! `/version`; the OpenAPI document is in `openapi`.
 use serde_json::{json, Value};
 
 use super::resources::{self, Resource, Sub};
@@ -119,14 +119,6 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
     Some(
         json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": out}),
     )
-}
-
-/// An OpenAPI v2 document in the protobuf encoding kubectl asks for, with no
-/// definitions: kubectl then skips client-side schema checks and the server
-/// validates (422 with field causes). Field 1 of `openapi.v2.Document` is
-/// `swagger: "2.0"`.
-pub fn openapi_v2_protobuf() -> Vec<u8> {
-    vec![0x0a, 0x03, b'2', b'.', b'0']
 }
 
 #[cfg(test)]

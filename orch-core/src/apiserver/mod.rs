@@ -9,6 +9,7 @@ pub mod kubelet;
 pub mod meta;
 pub mod metrics;
 pub mod objects;
+pub mod openapi;
 pub mod patch;
 pub mod paths;
 pub mod resources;

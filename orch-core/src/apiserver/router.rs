@@ -140,16 +140,7 @@ async fn handle(
         (&Method::GET, "/apis") => {
             return Ok(json_response(StatusCode::OK, discovery::api_group_list()))
         }
-        (&Method::GET, "/openapi/v2") => {
-            return Ok((
-                [(
-                    header::CONTENT_TYPE,
-                    "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
-                )],
-                discovery::openapi_v2_protobuf(),
-            )
-                .into_response())
-        }
+        (&Method::GET, "/openapi/v2") => return Ok(super::openapi::response(headers)),
         (&Method::GET, "/orch/v1/snapshot") => {
             if who != Identity::Admin {
                 return Err(ApiError::forbidden("only the admin may take snapshots"));

@@ -23,6 +23,7 @@ mod tests_strategic;
 use serde_json::Value;
 
 pub use error::PatchError;
+pub(crate) use merge_keys::{list_kind, ListKind};
 
 /// The patch formats the API server accepts, chosen by `Content-Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
