@@ -5,8 +5,10 @@ use std::net::Ipv4Addr;
 
 use serde_json::{json, Value};
 
+use crate::store::{ListOptions, StoreError};
+
 use super::{
-    objects::{self, ListQuery, ObjectRef},
+    objects::{self, hooks, ListQuery, ObjectRef},
     resources::by_kind,
     state::ApiState,
     status::ApiError,
@@ -16,7 +18,8 @@ use super::{
 pub const SYSTEM_NAMESPACES: [&str; 4] =
     ["default", "kube-system", "kube-public", "kube-node-lease"];
 
-/// Marks every stored Service's ClusterIP as used.
+/// Marks every stored Service's ClusterIP, and every address reserved in
+/// the store (by this or another API server), as used.
 pub async fn rebuild_allocator(state: &ApiState) -> Result<usize, ApiError> {
     let services = objects::list(
         state,
@@ -25,7 +28,6 @@ pub async fn rebuild_allocator(state: &ApiState) -> Result<usize, ApiError> {
         &ListQuery::default(),
     )
     .await?;
-    let mut ips = state.ips.lock().unwrap_or_else(|p| p.into_inner());
     let mut n = 0;
     for s in services["items"].as_array().into_iter().flatten() {
         if let Some(ip) = s
@@ -33,8 +35,49 @@ pub async fn rebuild_allocator(state: &ApiState) -> Result<usize, ApiError> {
             .and_then(Value::as_str)
             .and_then(|ip| ip.parse::<Ipv4Addr>().ok())
         {
-            ips.mark(ip);
+            state.ips.lock().unwrap_or_else(|p| p.into_inner()).mark(ip);
+            // A store written before reservations existed has none.
+            let owner = format!(
+                "{}/{}",
+                s.pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or(""),
+                s.pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+            );
+            let value = serde_json::to_vec(&json!({"service": owner})).unwrap_or_default();
+            match state.store.create(&hooks::reservation_key(ip), value).await {
+                Ok(_) | Err(StoreError::AlreadyExists(_)) => {}
+                Err(e) => return Err(ApiError::internal(format!("reserving ClusterIP {ip}: {e}"))),
+            }
             n += 1;
+        }
+    }
+    // Addresses other servers sharing the store reserved.
+    let mut opts = ListOptions {
+        prefix: hooks::RESERVATIONS.to_string(),
+        limit: 1000,
+        ..Default::default()
+    };
+    loop {
+        let page = state
+            .store
+            .list(&opts)
+            .await
+            .map_err(|e| ApiError::internal(format!("listing ClusterIP reservations: {e}")))?;
+        let mut ips = state.ips.lock().unwrap_or_else(|p| p.into_inner());
+        for kv in &page.items {
+            if let Some(ip) = kv.key.rsplit('/').next().and_then(|s| s.parse().ok()) {
+                ips.mark(ip);
+            }
+        }
+        match (page.more, page.items.last()) {
+            (true, Some(last)) => {
+                opts.start_after = Some(last.key.clone());
+                opts.revision = Some(page.revision);
+            }
+            _ => break,
         }
     }
     Ok(n)

@@ -135,7 +135,7 @@ pub async fn delete(
         }
         match state.store.delete(&key, Some(kv.mod_revision)).await {
             Ok(gone) => {
-                hooks::after_delete(state, oref.res, &current);
+                hooks::after_delete(state, oref.res, &current).await;
                 let mut v = current;
                 meta::metadata_mut(&mut v).insert(
                     "resourceVersion".into(),

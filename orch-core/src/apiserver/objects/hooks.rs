@@ -10,6 +10,7 @@ use crate::apiserver::{
     status::ApiError,
     validation::{Cause, CauseReason},
 };
+use crate::store::StoreError;
 
 /// Server-side initial state of a new object.
 pub fn prepare_create(res: &Resource, obj: &mut Value) {
@@ -73,9 +74,29 @@ fn cluster_ip_invalid(obj: &Value, msg: String) -> ApiError {
     )
 }
 
-/// Allocates what a new object needs (a Service's ClusterIP). Returns what
-/// to release if the create fails.
-pub fn allocate(
+/// Where a ClusterIP's reservation lives in the store. Creating this key is
+/// what makes an address taken, so API servers sharing one store never
+/// hand out the same address twice.
+pub fn reservation_key(ip: Ipv4Addr) -> String {
+    format!("{RESERVATIONS}{ip}")
+}
+
+/// The store prefix of ClusterIP reservations.
+pub const RESERVATIONS: &str = "/registry/ipaddresses/";
+
+/// Takes `ip` in the store: `Ok(false)` if someone else holds it.
+async fn reserve(state: &ApiState, ip: Ipv4Addr, owner: &str) -> Result<bool, ApiError> {
+    let value = serde_json::to_vec(&json!({"service": owner})).unwrap_or_default();
+    match state.store.create(&reservation_key(ip), value).await {
+        Ok(_) => Ok(true),
+        Err(StoreError::AlreadyExists(_)) => Ok(false),
+        Err(e) => Err(ApiError::internal(format!("reserving ClusterIP {ip}: {e}"))),
+    }
+}
+
+/// Allocates what a new object needs (a Service's ClusterIP), reserved in
+/// the store. Returns what to release if the create fails.
+pub async fn allocate(
     state: &ApiState,
     res: &Resource,
     obj: &mut Value,
@@ -95,15 +116,45 @@ pub fn allocate(
         obj["spec"]["clusterIPs"] = json!(["None"]);
         return Ok(None);
     }
-    let mut ips = state.ips.lock().unwrap_or_else(|p| p.into_inner());
+    let owner = format!(
+        "{}/{}",
+        obj.pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or(""),
+        crate::apiserver::meta::name(obj)
+    );
     let ip = if requested.is_empty() {
-        ips.allocate().map_err(|m| cluster_ip_invalid(obj, m))?
+        // Another server may have taken what this one believes is free:
+        // note it and take the next one.
+        let mut tries = 0;
+        loop {
+            let ip = lock(state)
+                .allocate()
+                .map_err(|m| cluster_ip_invalid(obj, m))?;
+            if reserve(state, ip, &owner).await? {
+                break ip;
+            }
+            tries += 1;
+            if tries >= MAX_RESERVE_TRIES {
+                return Err(cluster_ip_invalid(
+                    obj,
+                    format!("no free address found after {tries} tries; the range may be full"),
+                ));
+            }
+        }
     } else {
         let ip: Ipv4Addr = requested.parse().map_err(|_| {
             cluster_ip_invalid(obj, format!("{requested:?} is not a valid IPv4 address"))
         })?;
-        ips.allocate_specific(ip)
+        lock(state)
+            .allocate_specific(ip)
             .map_err(|m| cluster_ip_invalid(obj, m))?;
+        if !reserve(state, ip, &owner).await? {
+            return Err(cluster_ip_invalid(
+                obj,
+                format!("provided IP {ip} is already allocated"),
+            ));
+        }
         ip
     };
     obj["spec"]["clusterIP"] = json!(ip.to_string());
@@ -111,25 +162,35 @@ pub fn allocate(
     Ok(Some(ip))
 }
 
-/// Gives back what [`allocate`] took.
-pub fn release(state: &ApiState, allocated: Option<Ipv4Addr>) {
+/// Addresses tried before giving up, when other servers hold them.
+const MAX_RESERVE_TRIES: usize = 64;
+
+fn lock(
+    state: &ApiState,
+) -> std::sync::MutexGuard<'_, crate::apiserver::ipalloc::ClusterIpAllocator> {
+    state.ips.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Gives back what [`allocate`] took, here and in the store.
+pub async fn release(state: &ApiState, allocated: Option<Ipv4Addr>) {
     if let Some(ip) = allocated {
-        state
-            .ips
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .release(ip);
+        if let Err(e) = state.store.delete(&reservation_key(ip), None).await {
+            if !matches!(e, StoreError::NotFound(_)) {
+                tracing::warn!(%ip, error = %e, "could not release a ClusterIP reservation");
+            }
+        }
+        lock(state).release(ip);
     }
 }
 
 /// Frees what a deleted object held.
-pub fn after_delete(state: &ApiState, res: &Resource, obj: &Value) {
+pub async fn after_delete(state: &ApiState, res: &Resource, obj: &Value) {
     if res.kind == "Service" {
         let ip = obj
             .pointer("/spec/clusterIP")
             .and_then(Value::as_str)
             .and_then(|s| s.parse().ok());
-        release(state, ip);
+        release(state, ip).await;
     }
 }
 

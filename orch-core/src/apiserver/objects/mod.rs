@@ -3,7 +3,7 @@
 //! graceful deletion, over compare-and-swap store writes. The HTTP layer
 //! only parses requests and calls these.
 mod delete;
-mod hooks;
+pub(crate) mod hooks;
 mod read;
 mod write;
 

@@ -85,11 +85,11 @@ pub async fn create(
         namespace,
         name: &name,
     };
-    let allocated = hooks::allocate(state, res, &mut obj)?;
+    let allocated = hooks::allocate(state, res, &mut obj).await?;
     match state.store.create(&oref.key(), meta::encode(&obj)).await {
         Ok(kv) => decode(&kv),
         Err(e) => {
-            hooks::release(state, allocated);
+            hooks::release(state, allocated).await;
             Err(oref.store_err(e))
         }
     }
@@ -198,7 +198,7 @@ pub async fn modify(
         if hooks::update_completes_deletion(&current, &new) {
             return match state.store.delete(&key, Some(kv.mod_revision)).await {
                 Ok(gone) => {
-                    hooks::after_delete(state, oref.res, &current);
+                    hooks::after_delete(state, oref.res, &current).await;
                     let mut v = new;
                     meta::metadata_mut(&mut v).insert(
                         "resourceVersion".into(),
