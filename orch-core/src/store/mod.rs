@@ -12,6 +12,7 @@
 //! Only the API server uses this module.
 pub mod conformance;
 pub mod embedded;
+pub mod etcd;
 mod error;
 
 use std::pin::Pin;
