@@ -117,12 +117,7 @@ async fn objects_and_watches_survive_a_server_restart_on_etcd() {
         .await;
     let gone = r.status == 410
         || (r.status == 200 && String::from_utf8_lossy(&r.body).contains("\"code\":410"));
-    assert!(
-        gone,
-        "{} {}",
-        r.status,
-        String::from_utf8_lossy(&r.body)
-    );
+    assert!(gone, "{} {}", r.status, String::from_utf8_lossy(&r.body));
     drop(s);
     drop(etcd);
 }
@@ -140,7 +135,10 @@ fn bad_store_flags_name_the_flag() {
             &["--store", "etcd", "--etcd-endpoints", "http://127.0.0.1"],
             "--etcd-endpoints",
         ),
-        (&["--etcd-endpoints", "http://127.0.0.1:2379"], "--etcd-endpoints needs --store etcd"),
+        (
+            &["--etcd-endpoints", "http://127.0.0.1:2379"],
+            "--etcd-endpoints needs --store etcd",
+        ),
         (
             &[
                 "--store",

@@ -12,8 +12,8 @@
 //! Only the API server uses this module.
 pub mod conformance;
 pub mod embedded;
-pub mod etcd;
 mod error;
+pub mod etcd;
 
 use std::pin::Pin;
 

@@ -341,7 +341,14 @@ fn api_report(report: &mut Report, p: &StoreParams, api: &[(usize, store_api::Pa
         p.value_size, p.api_creates_1, p.api_creates_64
     ));
     let mut t = Table::new(&[
-        "clients", "store", "creates", "creates/s", "p50 ms", "p99 ms", "max ms", "notes",
+        "clients",
+        "store",
+        "creates",
+        "creates/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "notes",
     ]);
     let mut ratios = Table::new(&[
         "clients",

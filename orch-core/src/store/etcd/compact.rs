@@ -62,11 +62,7 @@ pub(super) async fn once(
             CompareOp::Equal,
             tick.version,
         )])
-        .and_then([TxnOp::put(
-            COMPACT_REV_KEY,
-            tick.revision.to_string(),
-            None,
-        )])
+        .and_then([TxnOp::put(COMPACT_REV_KEY, tick.revision.to_string(), None)])
         .or_else([TxnOp::get(COMPACT_REV_KEY, None)]);
     let mut client = kv.clone();
     let resp = deadline(limit, "txn", async move { client.txn(txn).await }).await?;
@@ -97,7 +93,13 @@ pub(super) async fn once(
         return Ok((next, None));
     }
     let target = tick.revision;
-    match deadline(limit, "compact", async move { kv.compact(target, None).await }).await {
+    match deadline(
+        limit,
+        "compact",
+        async move { kv.compact(target, None).await },
+    )
+    .await
+    {
         Ok(_) => Ok((next, Some(target))),
         // Someone compacted further already: nothing left to do.
         Err(StoreError::Compacted { .. }) => Ok((next, None)),

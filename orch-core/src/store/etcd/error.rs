@@ -59,15 +59,21 @@ mod tests {
             kind("etcdserver: mvcc: required revision is a future revision"),
             Kind::Future
         );
-        assert!(matches!(kind("etcdserver: request timed out"), Kind::Other(_)));
-        let status = tonic::Status::out_of_range("etcdserver: mvcc: required revision has been compacted");
+        assert!(matches!(
+            kind("etcdserver: request timed out"),
+            Kind::Other(_)
+        ));
+        let status =
+            tonic::Status::out_of_range("etcdserver: mvcc: required revision has been compacted");
         assert!(matches!(
             from_etcd("range", etcd_client::Error::GRpcStatus(status)),
             StoreError::Compacted { .. }
         ));
         let down = tonic::Status::unavailable("connection refused");
         match from_etcd("txn", etcd_client::Error::GRpcStatus(down)) {
-            StoreError::Backend(m) => assert!(m.contains("etcd txn") && m.contains("refused"), "{m}"),
+            StoreError::Backend(m) => {
+                assert!(m.contains("etcd txn") && m.contains("refused"), "{m}")
+            }
             other => panic!("{other:?}"),
         }
     }

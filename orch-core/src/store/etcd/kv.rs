@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use etcd_client::{
-    Compare, CompareOp, DeleteOptions, GetOptions, KvClient, PutOptions, Txn, TxnOp,
-    TxnOpResponse, TxnResponse,
+    Compare, CompareOp, DeleteOptions, GetOptions, KvClient, PutOptions, Txn, TxnOp, TxnOpResponse,
+    TxnResponse,
 };
 
 use super::{deadline, to_i64, to_rev};
@@ -116,7 +116,12 @@ pub(super) async fn list(
         get = get.with_count_only();
     }
     let mut kv = client.kv_client();
-    let result = deadline(limit, "range", async move { kv.get(start, Some(get)).await }).await;
+    let result = deadline(
+        limit,
+        "range",
+        async move { kv.get(start, Some(get)).await },
+    )
+    .await;
     let resp = match result {
         Ok(resp) => resp,
         Err(e) => return Err(revision_error(e, client, limit, requested.unwrap_or(0)).await),
@@ -220,7 +225,9 @@ pub(super) async fn update(
         _ => None,
     });
     let prev = prev.transpose()?.ok_or_else(|| {
-        StoreError::Backend(format!("etcd txn: update of {key} returned no previous value"))
+        StoreError::Backend(format!(
+            "etcd txn: update of {key} returned no previous value"
+        ))
     })?;
     Ok(KeyValue {
         key: key.to_string(),

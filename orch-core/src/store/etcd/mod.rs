@@ -215,7 +215,13 @@ impl Store for EtcdStore {
     }
 
     async fn create(&self, key: &str, value: Vec<u8>) -> Result<KeyValue, StoreError> {
-        kv::create(self.client.kv_client(), self.opts.request_timeout, key, value).await
+        kv::create(
+            self.client.kv_client(),
+            self.opts.request_timeout,
+            key,
+            value,
+        )
+        .await
     }
 
     async fn update(
@@ -229,7 +235,13 @@ impl Store for EtcdStore {
     }
 
     async fn delete(&self, key: &str, expected: Option<Revision>) -> Result<KeyValue, StoreError> {
-        kv::delete(self.client.kv_client(), self.opts.request_timeout, key, expected).await
+        kv::delete(
+            self.client.kv_client(),
+            self.opts.request_timeout,
+            key,
+            expected,
+        )
+        .await
     }
 
     async fn watch(&self, prefix: &str, after: Revision) -> Result<WatchStream, StoreError> {

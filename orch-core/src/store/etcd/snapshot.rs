@@ -54,14 +54,14 @@ fn io_error(what: &str, path: &Path, e: std::io::Error) -> StoreError {
 }
 
 /// Streams one snapshot into `tmp` and syncs it.
-async fn copy(
-    client: &etcd_client::Client,
-    limit: Duration,
-    tmp: &Path,
-) -> Result<(), StoreError> {
+async fn copy(client: &etcd_client::Client, limit: Duration, tmp: &Path) -> Result<(), StoreError> {
     let mut maintenance = client.maintenance_client();
-    let mut stream =
-        deadline(limit, "snapshot", async move { maintenance.snapshot().await }).await?;
+    let mut stream = deadline(
+        limit,
+        "snapshot",
+        async move { maintenance.snapshot().await },
+    )
+    .await?;
     let mut file = tokio::fs::File::create(tmp)
         .await
         .map_err(|e| io_error("creating", tmp, e))?;

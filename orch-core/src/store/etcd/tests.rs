@@ -81,7 +81,11 @@ impl Store for CompactEveryWrite {
         let kv = self.inner.delete(key, e).await?;
         self.wrote(kv).await
     }
-    async fn watch(&self, prefix: &str, after: Revision) -> Result<crate::store::WatchStream, StoreError> {
+    async fn watch(
+        &self,
+        prefix: &str,
+        after: Revision,
+    ) -> Result<crate::store::WatchStream, StoreError> {
         self.inner.watch(prefix, after).await
     }
     async fn current_revision(&self) -> Result<Revision, StoreError> {
@@ -140,10 +144,11 @@ async fn conformance_snapshot() {
     conformance::snapshot(store, snaps.path(), move |path: PathBuf| {
         let keep = keep.clone();
         async move {
-            let copy = tokio::task::spawn_blocking(move || Etcd::start_from_snapshot(&binary(), &path))
-                .await
-                .unwrap()
-                .expect("restoring the snapshot");
+            let copy =
+                tokio::task::spawn_blocking(move || Etcd::start_from_snapshot(&binary(), &path))
+                    .await
+                    .unwrap()
+                    .expect("restoring the snapshot");
             let store: Arc<dyn Store> = Arc::new(connect(&copy).await);
             keep.lock().unwrap().push(copy);
             store
@@ -168,17 +173,24 @@ async fn compaction_is_taken_in_turns() {
     let (next, done) = compact::once(kv(), ta, limit).await.unwrap();
     assert_eq!(done, None);
     ta = next;
-    let (next, done) = compact::once(b.client.kv_client(), tb, limit).await.unwrap();
+    let (next, done) = compact::once(b.client.kv_client(), tb, limit)
+        .await
+        .unwrap();
     assert_eq!(done, None, "b lost the race and only learns the version");
     tb = next;
     assert_eq!(tb.version, ta.version);
     let noted = ta.revision;
     assert!(noted > 0 && noted as u64 >= w1.mod_revision);
 
-    let w2 = a.update("/turns/k1", vec![2], w1.mod_revision).await.unwrap();
+    let w2 = a
+        .update("/turns/k1", vec![2], w1.mod_revision)
+        .await
+        .unwrap();
     // Tick 2: b wins this time (its version is current) and compacts to
     // what it noted; a's txn is refused.
-    let (next, done) = compact::once(b.client.kv_client(), tb, limit).await.unwrap();
+    let (next, done) = compact::once(b.client.kv_client(), tb, limit)
+        .await
+        .unwrap();
     assert_eq!(done, Some(tb.revision));
     let compacted = tb.revision as u64;
     tb = next;

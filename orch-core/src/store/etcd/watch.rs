@@ -40,7 +40,12 @@ pub(super) async fn start(
     };
     let mut watch = client.watch_client();
     let key = prefix.to_string();
-    let stream = deadline(limit, "watch", async move { watch.watch(key, Some(opts)).await }).await?;
+    let stream = deadline(
+        limit,
+        "watch",
+        async move { watch.watch(key, Some(opts)).await },
+    )
+    .await?;
     let state = State {
         stream,
         pending: VecDeque::new(),
@@ -98,7 +103,12 @@ async fn next(mut s: State) -> Option<(Result<WatchEvent, StoreError>, State)> {
         if resp.canceled() {
             s.done = true;
             let reason = resp.cancel_reason().to_string();
-            return Some((Err(StoreError::Backend(format!("etcd watch canceled: {reason}"))), s));
+            return Some((
+                Err(StoreError::Backend(format!(
+                    "etcd watch canceled: {reason}"
+                ))),
+                s,
+            ));
         }
         for event in resp.events() {
             match convert(event) {
