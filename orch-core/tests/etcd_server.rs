@@ -15,25 +15,10 @@ use orch_core::store::{
 };
 use orch_testkit::etcd::{binary, Etcd};
 use serde_json::json;
-use support::TestServer;
+use support::{added_names, TestServer};
 
 fn config_map(name: &str) -> ConfigMap {
     serde_json::from_value(json!({"metadata": {"name": name}, "data": {"k": name}})).unwrap()
-}
-
-/// The names in a watch response body, all of them ADDED events.
-fn added_names(body: &[u8]) -> Vec<String> {
-    body.split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(|l| serde_json::from_slice::<serde_json::Value>(l).unwrap())
-        .map(|ev| {
-            assert_eq!(ev["type"], "ADDED", "{ev}");
-            ev["object"]["metadata"]["name"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -309,19 +309,25 @@ fn api_figures(api: &[(usize, store_api::Pair)]) -> Vec<StoreCase> {
     let mut cases = Vec::new();
     for (clients, pair) in api {
         for (name, o) in BACKENDS.iter().zip(pair) {
-            let Some(o) = o else { continue };
-            cases.push(StoreCase {
-                writers: *clients,
-                backend: name.to_string(),
-                writes: o.ok,
-                failed: o.failed,
-                writes_per_sec: o.rate(),
-                p50_ms: millis(o.p(50.0)),
-                p99_ms: millis(o.p(99.0)),
-            });
+            if let Some(o) = o {
+                cases.push(case_figures(*clients, name, o));
+            }
         }
     }
     cases
+}
+
+/// One backend at one concurrency, as the JSON file has it.
+fn case_figures(writers: usize, backend: &str, o: &Outcome) -> StoreCase {
+    StoreCase {
+        writers,
+        backend: backend.to_string(),
+        writes: o.ok,
+        failed: o.failed,
+        writes_per_sec: o.rate(),
+        p50_ms: millis(o.p(50.0)),
+        p99_ms: millis(o.p(99.0)),
+    }
 }
 
 fn api_report(report: &mut Report, p: &StoreParams, api: &[(usize, store_api::Pair)]) {
@@ -389,16 +395,9 @@ fn figures(p: &StoreParams, results: &[(usize, [Case; 2])]) -> StoreFigures {
     let mut cases = Vec::new();
     for (writers, pair) in results {
         for (name, c) in ["embedded", "etcd"].iter().zip(pair) {
-            let Some(o) = &c.outcome else { continue };
-            cases.push(StoreCase {
-                writers: *writers,
-                backend: name.to_string(),
-                writes: o.ok,
-                failed: o.failed,
-                writes_per_sec: o.rate(),
-                p50_ms: millis(o.p(50.0)),
-                p99_ms: millis(o.p(99.0)),
-            });
+            if let Some(o) = &c.outcome {
+                cases.push(case_figures(*writers, name, o));
+            }
         }
     }
     StoreFigures {
