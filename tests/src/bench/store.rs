@@ -71,7 +71,7 @@ struct Embedded {
 /// One backend under test.
 enum Backend {
     Embedded(Embedded),
-    Etcd { etcd: Etcd, client: KvClient },
+    Etcd { etcd: Box<Etcd>, client: KvClient },
 }
 
 /// Commits (fsyncs) and their total time, as the backend counts them.
@@ -239,7 +239,10 @@ pub async fn run(p: &StoreParams, orch_bin: &Path, out: &Path) -> Result<StoreFi
             store: Arc::new(store),
             registry,
         }),
-        Backend::Etcd { etcd, client },
+        Backend::Etcd {
+            etcd: Box::new(etcd),
+            client,
+        },
     ];
 
     let mut results = Vec::new();
