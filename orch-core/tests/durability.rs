@@ -91,19 +91,7 @@ async fn watch_resumes_across_a_restart_without_gaps_or_duplicates() {
         .send("GET", &format!("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={rv0}&timeoutSeconds=1"), Some(&s.admin_token()), &[], vec![])
         .await;
     assert_eq!(r.status, 200);
-    let names: Vec<String> = r
-        .body
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(|l| serde_json::from_slice::<serde_json::Value>(l).unwrap())
-        .map(|ev| {
-            assert_eq!(ev["type"], "ADDED", "{ev}");
-            ev["object"]["metadata"]["name"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let names = support::added_names(&r.body);
     let want: Vec<String> = (1..15).map(|i| format!("w{i}")).collect();
     assert_eq!(names, want);
 }

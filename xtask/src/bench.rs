@@ -28,9 +28,17 @@ pub const CHOICES: &[&str] = &[
 /// run time, so no font library is needed to build).
 pub const FONT_PACKAGE: &str = "fonts-dejavu-core";
 
-/// Debian packages `what` needs at run time.
+/// Debian packages `what` needs to build and run.
 pub fn packages(what: &str) -> Vec<&'static str> {
     let mut p = Vec::new();
+    if what != "report" {
+        // Building orch-core compiles etcd's protos.
+        p.push(crate::setup::PROTOC_PACKAGE);
+    }
+    if matches!(what, "store" | "all") {
+        p.push("etcd-server");
+        p.push("etcd-client");
+    }
     if matches!(what, "proxy" | "all") {
         p.push("wrk");
     }
@@ -74,6 +82,9 @@ pub fn run(what: &str, extra: &[String]) -> Result<()> {
         bail!("unknown benchmark {what:?}: use {}", CHOICES.join(", "));
     }
     crate::setup::ensure_packages(&packages(what))?;
+    if what != "report" {
+        crate::setup::require_protoc()?;
+    }
     build::ebpf()?;
     let t = step::start(if what == "report" {
         "build: orch-bench (release)"
@@ -115,9 +126,20 @@ mod tests {
         assert_eq!(packages("report"), vec![FONT_PACKAGE]);
         assert_eq!(
             packages("all"),
-            vec!["wrk", "dnsperf", "knot", FONT_PACKAGE]
+            vec![
+                "protobuf-compiler",
+                "etcd-server",
+                "etcd-client",
+                "wrk",
+                "dnsperf",
+                "knot",
+                FONT_PACKAGE
+            ]
         );
-        assert!(packages("store").is_empty());
+        assert_eq!(
+            packages("store"),
+            vec!["protobuf-compiler", "etcd-server", "etcd-client"]
+        );
         assert!(!build_args("report").contains(&"orch-core"));
         assert!(build_args("all").contains(&"orch-dns"));
     }

@@ -79,6 +79,7 @@ fn newest_mtime(dir: &Path) -> Option<SystemTime> {
 
 /// Builds the eBPF object, then every workspace crate.
 pub fn all(release: bool) -> Result<()> {
+    crate::setup::require_protoc()?;
     ebpf()?;
     let t = step::start(&format!(
         "build: workspace ({})",

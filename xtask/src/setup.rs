@@ -18,10 +18,30 @@ pub const PACKAGES: &[&str] = &[
     "iputils-ping",
     "etcd-server",
     "etcd-client",
+    PROTOC_PACKAGE,
     // The TTF the benchmark report's plots draw their text with (and their
     // unit test).
     crate::bench::FONT_PACKAGE,
 ];
+
+/// The Debian package with `protoc`: orch-core's etcd client compiles
+/// etcd's protos when it builds, so nothing that builds orch-core can run
+/// before set-up installed it.
+pub const PROTOC_PACKAGE: &str = "protobuf-compiler";
+
+/// Fails with what to do when `protoc` cannot run (`$PROTOC`, else
+/// `protoc` on the PATH, as the protos' build script looks for it).
+pub fn require_protoc() -> Result<()> {
+    let protoc = std::env::var_os("PROTOC").unwrap_or_else(|| "protoc".into());
+    if step::succeeds(Command::new(&protoc).arg("--version")) {
+        return Ok(());
+    }
+    bail!(
+        "{} cannot run: building orch-core needs protoc (etcd's protos); \
+         run `cargo xtask setup` or `apt-get install -y {PROTOC_PACKAGE}`",
+        Path::new(&protoc).display()
+    )
+}
 
 /// Debian's kubectl, used to check API compatibility. On machines where
 /// another package already owns `/usr/bin/kubectl`, the Debian package is
@@ -316,4 +336,32 @@ pub fn ensure_packages(packages: &[&'static str]) -> Result<()> {
         );
     }
     install_packages(&missing, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_protoc_says_what_to_install() {
+        // `$PROTOC` wins over the PATH, as in the protos' build script.
+        // Set only in this test process's view through a child command.
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "setup::tests::protoc_check_child", "--nocapture"])
+            .env("PROTOC", "/nonexistent/protoc")
+            .env("ORCH_PROTOC_CHILD", "1")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("/nonexistent/protoc"), "{text}");
+        assert!(text.contains(PROTOC_PACKAGE), "{text}");
+    }
+
+    #[test]
+    fn protoc_check_child() {
+        if std::env::var_os("ORCH_PROTOC_CHILD").is_none() {
+            return;
+        }
+        println!("{:#}", require_protoc().unwrap_err());
+    }
 }

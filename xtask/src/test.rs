@@ -47,6 +47,7 @@ pub fn run(lint: bool, extra: &[String]) -> Result<()> {
     if !setup::missing()?.is_empty() {
         setup::run()?;
     }
+    setup::require_protoc()?;
     check_disk();
     build::ebpf()?;
     if lint {

@@ -28,6 +28,7 @@ use super::{
 };
 use crate::store::{
     embedded::{EmbeddedOptions, EmbeddedStore},
+    etcd::{EtcdOptions, EtcdStore},
     Store,
 };
 
@@ -47,8 +48,33 @@ pub struct ServerConfig {
     pub service_cidr: Cidr,
     /// BOOKMARK interval for watches.
     pub bookmark_interval: Duration,
-    /// Store options (watch history window).
-    pub store: EmbeddedOptions,
+    /// Which store, and its options.
+    pub store: StoreConfig,
+}
+
+/// The backend the API server keeps its objects in.
+#[derive(Debug, Clone)]
+pub enum StoreConfig {
+    /// The embedded store in the data directory (watch history window).
+    Embedded(EmbeddedOptions),
+    /// An etcd cluster.
+    Etcd(EtcdOptions),
+}
+
+/// Opens the configured store and registers its metrics.
+async fn open_store(cfg: &ServerConfig, metrics: &ApiMetrics) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match &cfg.store {
+        StoreConfig::Embedded(opts) => {
+            let store = EmbeddedStore::open_dir(&cfg.data_dir, opts.clone())?;
+            metrics.with_registry(|r| store.register_metrics(r));
+            Arc::new(store)
+        }
+        StoreConfig::Etcd(opts) => {
+            let store = EtcdStore::connect(opts.clone()).await?;
+            tracing::info!(endpoints = %opts.endpoints.join(","), "using etcd as the store");
+            Arc::new(store)
+        }
+    })
 }
 
 /// A started server.
@@ -74,10 +100,8 @@ impl RunningServer {
 /// and the join token, creates the boot objects and starts listening.
 pub async fn start(cfg: &ServerConfig) -> anyhow::Result<RunningServer> {
     std::fs::create_dir_all(&cfg.data_dir)?;
-    let store = EmbeddedStore::open_dir(&cfg.data_dir, cfg.store.clone())?;
     let metrics = ApiMetrics::new();
-    metrics.with_registry(|r| store.register_metrics(r));
-    let store: Arc<dyn Store> = Arc::new(store);
+    let store = open_store(cfg, &metrics).await?;
     let auth = Auth::load_or_create(&cfg.data_dir)?;
     let mut names: Vec<String> = vec![
         "localhost".into(),

@@ -13,6 +13,7 @@
 pub mod conformance;
 pub mod embedded;
 mod error;
+pub mod etcd;
 
 use std::pin::Pin;
 

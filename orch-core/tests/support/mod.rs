@@ -112,6 +112,22 @@ pub fn orchctl() -> PathBuf {
     bin("orchctl", env!("CARGO_BIN_EXE_orchctl"))
 }
 
+/// The object names in a watch response body (JSON lines), checking that
+/// every event is ADDED.
+pub fn added_names(body: &[u8]) -> Vec<String> {
+    body.split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice::<serde_json::Value>(l).unwrap())
+        .map(|ev| {
+            assert_eq!(ev["type"], "ADDED", "{ev}");
+            ev["object"]["metadata"]["name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
 /// A running server.
 pub struct TestServer {
     pub dir: tempfile::TempDir,

@@ -1,5 +1,6 @@
 //! Benchmarks run by `cargo xtask bench` through the `orch-bench` binary
-//! (never by `cargo xtask test`): `store` (embedded store vs a real etcd),
+//! (never by `cargo xtask test`): `store` (embedded store vs a real etcd,
+//! directly and under `orch server`),
 //! `api` (the `orch server` binary over HTTPS), `scheduler`, `pods` (pod
 //! startup on a real node agent, as root), `proxy` (orch-proxy's programming
 //! latency and data path, in namespaces it creates) and `dns` (orch-dns vs
@@ -29,4 +30,5 @@ pub mod report;
 pub mod results;
 pub mod scheduler;
 pub mod store;
+pub mod store_api;
 pub mod summary;

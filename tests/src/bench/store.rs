@@ -5,6 +5,9 @@
 //! quarters, so drift in the machine's load hits both alike. Reports
 //! writes/s, latency percentiles, disk bytes, commits (fsyncs) and CPU per
 //! write, and the ratio embedded/etcd (goal: ≥ 1 at both concurrencies).
+//! Then the same comparison one level up ([`super::store_api`]): ConfigMap
+//! creates through `orch server --store embedded` and `--store etcd` (on
+//! the same etcd), at 1 and 64 clients, with their ratio.
 use std::{path::Path, sync::Arc, time::Duration};
 
 use anyhow::{Context, Result};
@@ -22,6 +25,7 @@ use super::{
     prom,
     report::{ms, rate, ratio, verdict, Report, Table},
     results::{millis, StoreCase, StoreFigures},
+    store_api::{self, StoreApiParams, BACKENDS},
 };
 
 /// Parameters of the store benchmark.
@@ -37,6 +41,11 @@ pub struct StoreParams {
     pub warmup: usize,
     /// Time cap per quarter of a case.
     pub cap: Duration,
+    /// ConfigMap creates through `orch server` at 1 client (0: skip the
+    /// API half).
+    pub api_creates_1: usize,
+    /// ConfigMap creates through `orch server` at 64 clients.
+    pub api_creates_64: usize,
 }
 
 impl Default for StoreParams {
@@ -47,6 +56,8 @@ impl Default for StoreParams {
             writes_64: 50_000,
             warmup: 200,
             cap: Duration::from_secs(30),
+            api_creates_1: 1_000,
+            api_creates_64: 10_000,
         }
     }
 }
@@ -60,7 +71,7 @@ struct Embedded {
 /// One backend under test.
 enum Backend {
     Embedded(Embedded),
-    Etcd { etcd: Etcd, client: KvClient },
+    Etcd { etcd: Box<Etcd>, client: KvClient },
 }
 
 /// Commits (fsyncs) and their total time, as the backend counts them.
@@ -208,13 +219,14 @@ async fn quarter(
 
 /// Runs the benchmark, writes `store.md` into `out` and returns the
 /// figures.
-pub async fn run(p: &StoreParams, out: &Path) -> Result<StoreFigures> {
+pub async fn run(p: &StoreParams, orch_bin: &Path, out: &Path) -> Result<StoreFigures> {
     let etcd_bin = etcd::binary();
     let etcd_version = etcd::version(&etcd_bin);
     eprintln!("bench store: starting {etcd_version}");
     let etcd = Etcd::start(&etcd_bin).await?;
     let client = etcd.client().await?;
     let etcd_pid = etcd.pid();
+    let etcd_url = etcd.client_url.clone();
     let dir = tempfile::Builder::new()
         .prefix("orch-bench-store")
         .tempdir()?;
@@ -227,7 +239,10 @@ pub async fn run(p: &StoreParams, out: &Path) -> Result<StoreFigures> {
             store: Arc::new(store),
             registry,
         }),
-        Backend::Etcd { etcd, client },
+        Backend::Etcd {
+            etcd: Box::new(etcd),
+            client,
+        },
     ];
 
     let mut results = Vec::new();
@@ -273,30 +288,125 @@ pub async fn run(p: &StoreParams, out: &Path) -> Result<StoreFigures> {
         }
         results.push((writers, cases));
     }
+    let api = if p.api_creates_1 + p.api_creates_64 > 0 {
+        let ap = StoreApiParams {
+            creates_1: p.api_creates_1,
+            creates_64: p.api_creates_64,
+            value_size: p.value_size,
+            cap: p.cap,
+        };
+        store_api::run(&ap, orch_bin, &etcd_url).await?
+    } else {
+        Vec::new()
+    };
     drop(backends);
-    report(p, &etcd_version, &results).emit(out, "store.md")?;
-    Ok(figures(p, &results))
+    let mut r = report(p, &etcd_version, &results);
+    api_report(&mut r, p, &api);
+    r.emit(out, "store.md")?;
+    let mut f = figures(p, &results);
+    f.api = api_figures(&api);
+    Ok(f)
+}
+
+fn api_figures(api: &[(usize, store_api::Pair)]) -> Vec<StoreCase> {
+    let mut cases = Vec::new();
+    for (clients, pair) in api {
+        for (name, o) in BACKENDS.iter().zip(pair) {
+            if let Some(o) = o {
+                cases.push(case_figures(*clients, name, o));
+            }
+        }
+    }
+    cases
+}
+
+/// One backend at one concurrency, as the JSON file has it.
+fn case_figures(writers: usize, backend: &str, o: &Outcome) -> StoreCase {
+    StoreCase {
+        writers,
+        backend: backend.to_string(),
+        writes: o.ok,
+        failed: o.failed,
+        writes_per_sec: o.rate(),
+        p50_ms: millis(o.p(50.0)),
+        p99_ms: millis(o.p(99.0)),
+    }
+}
+
+fn api_report(report: &mut Report, p: &StoreParams, api: &[(usize, store_api::Pair)]) {
+    if api.is_empty() {
+        return;
+    }
+    report.para(&format!(
+        "\n### Through the API server: `orch server --store embedded` vs `--store etcd`\n\n\
+         Two release `orch server` processes (`--no-controllers --no-scheduler`), \
+         one on the embedded store in its data directory, one on the etcd above \
+         (`--store etcd --etcd-endpoints URL`), both up for the whole run. \
+         ConfigMap creates ({} B of data each) over HTTPS from kube-rs clients, one \
+         connection per client, closed loop; {} creates at 1 client and {} at 64, \
+         each in quarters ordered embedded, etcd, etcd, embedded, …, after a \
+         warm-up of 2 creates per client (not counted). Latency is the client's: \
+         request to response.\n",
+        p.value_size, p.api_creates_1, p.api_creates_64
+    ));
+    let mut t = Table::new(&[
+        "clients",
+        "store",
+        "creates",
+        "creates/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "notes",
+    ]);
+    let mut ratios = Table::new(&[
+        "clients",
+        "creates/s embedded ÷ etcd",
+        "p50 etcd ÷ embedded",
+        "p99 etcd ÷ embedded",
+    ]);
+    for (clients, pair) in api {
+        for (name, o) in BACKENDS.iter().zip(pair) {
+            let Some(o) = o else { continue };
+            t.row(vec![
+                clients.to_string(),
+                name.to_string(),
+                o.ok.to_string(),
+                rate(o.rate()),
+                ms(o.p(50.0)),
+                ms(o.p(99.0)),
+                ms(o.p(100.0)),
+                o.note(),
+            ]);
+        }
+        if let [Some(e), Some(d)] = pair {
+            let lat = |q| ratio(d.p(q).as_secs_f64(), e.p(q).as_secs_f64());
+            ratios.row(vec![
+                clients.to_string(),
+                format!("{:.2}", ratio(e.rate(), d.rate())),
+                format!("{:.2}", lat(50.0)),
+                format!("{:.2}", lat(99.0)),
+            ]);
+        }
+    }
+    report.table(&t);
+    report.para("");
+    report.table(&ratios);
 }
 
 fn figures(p: &StoreParams, results: &[(usize, [Case; 2])]) -> StoreFigures {
     let mut cases = Vec::new();
     for (writers, pair) in results {
         for (name, c) in ["embedded", "etcd"].iter().zip(pair) {
-            let Some(o) = &c.outcome else { continue };
-            cases.push(StoreCase {
-                writers: *writers,
-                backend: name.to_string(),
-                writes: o.ok,
-                failed: o.failed,
-                writes_per_sec: o.rate(),
-                p50_ms: millis(o.p(50.0)),
-                p99_ms: millis(o.p(99.0)),
-            });
+            if let Some(o) = &c.outcome {
+                cases.push(case_figures(*writers, name, o));
+            }
         }
     }
     StoreFigures {
         value_size: p.value_size,
         cases,
+        api: Vec::new(),
     }
 }
 

@@ -80,6 +80,14 @@ struct Cli {
     /// Store: writes at 64 writers.
     #[arg(long, default_value_t = 50_000)]
     writes_64: usize,
+    /// Store: ConfigMap creates through `orch server` on each store at 1
+    /// client (with --store-api-creates-64 0: no API comparison).
+    #[arg(long, default_value_t = 1_000)]
+    store_api_creates_1: usize,
+    /// Store: ConfigMap creates through `orch server` on each store at 64
+    /// clients.
+    #[arg(long, default_value_t = 10_000)]
+    store_api_creates_64: usize,
     /// API: concurrent creating clients.
     #[arg(long, default_value_t = 64)]
     clients: usize,
@@ -170,10 +178,12 @@ async fn run_one(cli: &Cli, bench: Bench) -> Result<Figures> {
                 value_size: cli.value_size,
                 writes_1: cli.writes_1,
                 writes_64: cli.writes_64,
+                api_creates_1: cli.store_api_creates_1,
+                api_creates_64: cli.store_api_creates_64,
                 cap,
                 ..StoreParams::default()
             };
-            Figures::Store(store::run(&p, &cli.out).await?)
+            Figures::Store(store::run(&p, &cli.orch, &cli.out).await?)
         }
         Bench::Api => {
             let p = ApiParams {

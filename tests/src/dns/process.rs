@@ -85,7 +85,7 @@ impl OrchDnsProcess {
 
     /// Fails if it has exited.
     pub fn check_running(&mut self) -> Result<()> {
-        self.child.check_running()
+        Ok(self.child.check_running()?)
     }
 }
 

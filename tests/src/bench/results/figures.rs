@@ -23,6 +23,11 @@ pub struct StoreFigures {
     pub value_size: usize,
     /// Every backend at every concurrency.
     pub cases: Vec<StoreCase>,
+    /// ConfigMap creates through `orch server` on each backend, one case
+    /// per backend and client count (`writers` = clients, `writes` =
+    /// creates).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub api: Vec<StoreCase>,
 }
 
 /// One backend at one concurrency.

@@ -9,7 +9,7 @@ use crate::bench::{
     report::{rate, ratio},
     results::{
         millis, ApiFigures, Bench, DnsFigures, Figures, Found, PodsFigures, ProxyFigures,
-        ProxyMode, StoreFigures,
+        ProxyMode, StoreCase, StoreFigures,
     },
 };
 
@@ -49,11 +49,27 @@ pub fn rows(found: &[(Bench, Found)]) -> Vec<RatioRow> {
 }
 
 fn store(f: &StoreFigures) -> Vec<RatioRow> {
-    let mut writers: Vec<usize> = f.cases.iter().map(|c| c.writers).collect();
+    let mut rows = store_rows(&f.cases, |w| {
+        format!("durable writes/s, {w} writer{}", plural(w))
+    });
+    for mut row in store_rows(&f.api, |c| {
+        format!("orch server creates/s, {c} client{}", plural(c))
+    }) {
+        // The API comparison is reported, not held to the store's goal.
+        row.goal = "—".into();
+        row.verdict = Verdict::NoGoal;
+        rows.push(row);
+    }
+    rows
+}
+
+/// One row per concurrency of `cases`: embedded's rate against etcd's.
+fn store_rows(cases: &[StoreCase], measure: impl Fn(usize) -> String) -> Vec<RatioRow> {
+    let mut writers: Vec<usize> = cases.iter().map(|c| c.writers).collect();
     writers.sort_unstable();
     writers.dedup();
     let rate_of = |w: usize, backend: &str| {
-        f.cases
+        cases
             .iter()
             .find(|c| c.writers == w && c.backend == backend)
             .map(|c| c.writes_per_sec)
@@ -65,7 +81,7 @@ fn store(f: &StoreFigures) -> Vec<RatioRow> {
             let r = ratio(e, etcd);
             Some(RatioRow {
                 comparison: "embedded store vs etcd".into(),
-                measure: format!("durable writes/s, {w} writer{}", plural(w)),
+                measure: measure(w),
                 orch: rate(e),
                 baseline: rate(etcd),
                 ratio: r,

@@ -27,6 +27,12 @@ fn store() -> StoreFigures {
             case(64, "embedded", 15_000.0),
             case(64, "etcd", 5_000.0),
         ],
+        api: vec![
+            case(1, "embedded", 300.0),
+            case(1, "etcd", 250.0),
+            case(64, "embedded", 3_000.0),
+            case(64, "etcd", 2_000.0),
+        ],
     }
 }
 
@@ -116,6 +122,9 @@ fn ratios_and_verdicts_follow_the_figures() {
     let many = row(&rows, "durable writes/s, 64 writers");
     assert!((many.ratio - 3.0).abs() < 1e-9);
     assert_eq!(many.verdict, Verdict::Met);
+    let api = row(&rows, "orch server creates/s, 64 clients");
+    assert!((api.ratio - 1.5).abs() < 1e-9);
+    assert_eq!(api.verdict, Verdict::NoGoal);
 
     let small = row(&rows, "one change live, p99, 1,000 Services");
     assert_eq!(small.verdict, Verdict::Met);
