@@ -483,6 +483,23 @@ async fn node_death(run: &mut ClusterRun, client: &Client, ns: &str, url: &str) 
     )
     .await?;
     let not_ready = killed.elapsed();
+    // The node controller marks the pods NotReady and evicts them a moment
+    // after the node itself turns NotReady: wait for that before asking
+    // for three settled pods, or the old ones still count.
+    api::wait(
+        &format!("no live web pod on {victim}"),
+        Duration::from_secs(120),
+        || async {
+            let on: Vec<String> = api::live_pods(client, "default", "app=web")
+                .await?
+                .iter()
+                .filter(|p| api::node_of(p) == victim)
+                .map(|p| p.name_any())
+                .collect();
+            Ok((on.is_empty().then_some(()), format!("still there: {on:?}")))
+        },
+    )
+    .await?;
     let pods = settled(client, 3).await?;
     let moved = killed.elapsed();
     let still: Vec<String> = pods
