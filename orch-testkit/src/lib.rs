@@ -1,9 +1,13 @@
 //! Processes for orch's tests and benchmarks, shared by `orch-core`'s tests
 //! and the `orch-tests` crate: free loopback ports, a child process that is
 //! killed and reaped on drop ([`ChildGuard`]), and a real single-member
-//! etcd in a temporary directory ([`etcd::Etcd`]). Errors are plain
-//! `std::io::Error`s with a message, so any caller's error type takes them.
+//! etcd in a temporary directory ([`etcd::Etcd`]), helper commands with
+//! errors that say what ran ([`cmd`]), and the privilege check of
+//! packet-path tests ([`root`]). Errors are plain `std::io::Error`s with a
+//! message, so any caller's error type takes them.
+pub mod cmd;
 pub mod etcd;
+pub mod root;
 
 use std::{
     fs::File,

@@ -16,12 +16,10 @@ pub mod bench;
 pub mod bpf;
 pub mod cgroup;
 pub mod cluster;
-pub mod cmd;
 pub mod dns;
 pub mod link;
 pub mod names;
 pub mod netns;
-pub mod root;
 pub mod server;
 
 pub use bpf::SockLbGuard;
@@ -29,4 +27,4 @@ pub use cgroup::CgroupGuard;
 pub use link::{BridgeGuard, VethGuard};
 pub use names::unique_name;
 pub use netns::NetnsGuard;
-pub use root::require_root;
+pub use orch_testkit::{cmd, root, root::require_root};
