@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 
 use serde_json::{json, Value};
 
-use crate::store::{ListOptions, StoreError};
+use crate::store::ListOptions;
 
 use super::{
     objects::{self, hooks, ListQuery, ObjectRef},
@@ -35,22 +35,11 @@ pub async fn rebuild_allocator(state: &ApiState) -> Result<usize, ApiError> {
             .and_then(Value::as_str)
             .and_then(|ip| ip.parse::<Ipv4Addr>().ok())
         {
-            state.ips.lock().unwrap_or_else(|p| p.into_inner()).mark(ip);
+            state.ips().mark(ip);
             // A store written before reservations existed has none.
-            let owner = format!(
-                "{}/{}",
-                s.pointer("/metadata/namespace")
-                    .and_then(Value::as_str)
-                    .unwrap_or(""),
-                s.pointer("/metadata/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-            );
-            let value = serde_json::to_vec(&json!({"service": owner})).unwrap_or_default();
-            match state.store.create(&hooks::reservation_key(ip), value).await {
-                Ok(_) | Err(StoreError::AlreadyExists(_)) => {}
-                Err(e) => return Err(ApiError::internal(format!("reserving ClusterIP {ip}: {e}"))),
-            }
+            // A store written before reservations existed has none; an
+            // existing one (ours) is fine.
+            hooks::reserve(state, ip, s).await?;
             n += 1;
         }
     }
@@ -66,7 +55,7 @@ pub async fn rebuild_allocator(state: &ApiState) -> Result<usize, ApiError> {
             .list(&opts)
             .await
             .map_err(|e| ApiError::internal(format!("listing ClusterIP reservations: {e}")))?;
-        let mut ips = state.ips.lock().unwrap_or_else(|p| p.into_inner());
+        let mut ips = state.ips();
         for kv in &page.items {
             if let Some(ip) = kv.key.rsplit('/').next().and_then(|s| s.parse().ok()) {
                 ips.mark(ip);
@@ -123,7 +112,7 @@ pub async fn run(state: &ApiState, advertise: Ipv4Addr, port: u16) -> Result<(),
         ensure(state, "Namespace", None, json!({"metadata": {"name": ns}})).await?;
     }
     let vip = {
-        let ips = state.ips.lock().unwrap_or_else(|p| p.into_inner());
+        let ips = state.ips();
         ips.cidr()
             .nth(1)
             .expect("a service CIDR has a first address")

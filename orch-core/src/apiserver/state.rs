@@ -23,6 +23,14 @@ pub struct ApiState {
     pub node_certs: NodeCerts,
 }
 
+impl ApiState {
+    /// This server's view of the ClusterIPs in use (a poisoned lock is
+    /// taken over: the allocator's state stays consistent).
+    pub fn ips(&self) -> std::sync::MutexGuard<'_, ClusterIpAllocator> {
+        self.ips.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 impl std::fmt::Debug for dyn Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Store")

@@ -84,8 +84,17 @@ pub fn reservation_key(ip: Ipv4Addr) -> String {
 /// The store prefix of ClusterIP reservations.
 pub const RESERVATIONS: &str = "/registry/ipaddresses/";
 
-/// Takes `ip` in the store: `Ok(false)` if someone else holds it.
-async fn reserve(state: &ApiState, ip: Ipv4Addr, owner: &str) -> Result<bool, ApiError> {
+/// Takes `ip` in the store for the Service `service`: `Ok(false)` if
+/// someone else holds it.
+pub async fn reserve(state: &ApiState, ip: Ipv4Addr, service: &Value) -> Result<bool, ApiError> {
+    let owner = format!(
+        "{}/{}",
+        service
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or(""),
+        crate::apiserver::meta::name(service)
+    );
     let value = serde_json::to_vec(&json!({"service": owner})).unwrap_or_default();
     match state.store.create(&reservation_key(ip), value).await {
         Ok(_) => Ok(true),
@@ -116,22 +125,16 @@ pub async fn allocate(
         obj["spec"]["clusterIPs"] = json!(["None"]);
         return Ok(None);
     }
-    let owner = format!(
-        "{}/{}",
-        obj.pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or(""),
-        crate::apiserver::meta::name(obj)
-    );
     let ip = if requested.is_empty() {
         // Another server may have taken what this one believes is free:
         // note it and take the next one.
         let mut tries = 0;
         loop {
-            let ip = lock(state)
+            let ip = state
+                .ips()
                 .allocate()
                 .map_err(|m| cluster_ip_invalid(obj, m))?;
-            if reserve(state, ip, &owner).await? {
+            if reserve(state, ip, obj).await? {
                 break ip;
             }
             tries += 1;
@@ -146,10 +149,11 @@ pub async fn allocate(
         let ip: Ipv4Addr = requested.parse().map_err(|_| {
             cluster_ip_invalid(obj, format!("{requested:?} is not a valid IPv4 address"))
         })?;
-        lock(state)
+        state
+            .ips()
             .allocate_specific(ip)
             .map_err(|m| cluster_ip_invalid(obj, m))?;
-        if !reserve(state, ip, &owner).await? {
+        if !reserve(state, ip, obj).await? {
             return Err(cluster_ip_invalid(
                 obj,
                 format!("provided IP {ip} is already allocated"),
@@ -165,12 +169,6 @@ pub async fn allocate(
 /// Addresses tried before giving up, when other servers hold them.
 const MAX_RESERVE_TRIES: usize = 64;
 
-fn lock(
-    state: &ApiState,
-) -> std::sync::MutexGuard<'_, crate::apiserver::ipalloc::ClusterIpAllocator> {
-    state.ips.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// Gives back what [`allocate`] took, here and in the store.
 pub async fn release(state: &ApiState, allocated: Option<Ipv4Addr>) {
     if let Some(ip) = allocated {
@@ -179,7 +177,7 @@ pub async fn release(state: &ApiState, allocated: Option<Ipv4Addr>) {
                 tracing::warn!(%ip, error = %e, "could not release a ClusterIP reservation");
             }
         }
-        lock(state).release(ip);
+        state.ips().release(ip);
     }
 }
 
