@@ -5,9 +5,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use redb::{Database, Durability};
+use redb::Database;
 
-use super::tables::{backend, decode_event, durable_point, no_prune, write_batch};
+use super::tables::{commit_batch, decode_event, durable_point, no_prune};
 use super::wal::{self, Wal};
 use crate::store::StoreError;
 
@@ -48,11 +48,7 @@ pub(crate) fn recover(
         }
     }
     let next = wal::new_epoch();
-    let mut txn = db.begin_write().map_err(backend("begin replay"))?;
-    txn.set_durability(Durability::Immediate)
-        .map_err(backend("set durability"))?;
-    write_batch(&txn, &events, &encoded, no_prune(), Some(next))?;
-    txn.commit().map_err(backend("commit replay"))?;
+    commit_batch(db, &events, &encoded, no_prune(), Some(next))?;
     log.reset(next);
     Ok((log, events.len()))
 }

@@ -15,7 +15,9 @@ use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{
+    Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
+};
 
 use super::state::{Entry, Event};
 use crate::store::{EventKind, Revision, StoreError};
@@ -76,10 +78,30 @@ pub(crate) fn init(db: &Database) -> Result<(), StoreError> {
     txn.commit().map_err(backend("commit init"))
 }
 
-/// Writes a batch of events, the pruning of the oldest history and, for a
-/// checkpoint, the log epoch that follows it, into one transaction. Each
-/// event's encoding is in `encoded`, in the same order.
-pub(crate) fn write_batch(
+/// Commits a batch of events and the pruning of the oldest history in one
+/// transaction. With `epoch` (a checkpoint) the commit is synced and
+/// records that log epoch as the one that follows it; without, it is not
+/// synced (the write-ahead log made the batch durable). Each event's
+/// encoding is in `encoded`, in the same order.
+pub(crate) fn commit_batch(
+    db: &Database,
+    events: &[Arc<Event>],
+    encoded: &[Vec<u8>],
+    prune: RangeInclusive<Revision>,
+    epoch: Option<u64>,
+) -> Result<(), StoreError> {
+    let mut txn = db.begin_write().map_err(backend("begin write"))?;
+    let durability = match epoch {
+        Some(_) => Durability::Immediate,
+        None => Durability::None,
+    };
+    txn.set_durability(durability)
+        .map_err(backend("set durability"))?;
+    write_batch(&txn, events, encoded, prune, epoch)?;
+    txn.commit().map_err(backend("commit"))
+}
+
+fn write_batch(
     txn: &WriteTransaction,
     events: &[Arc<Event>],
     encoded: &[Vec<u8>],

@@ -14,13 +14,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use redb::{Database, Durability};
+use redb::Database;
 use tokio::sync::{mpsc, oneshot};
 
 use super::history::Retention;
 use super::metrics::StoreMetrics;
 use super::state::{Entry, Event};
-use super::tables::{backend, encode_event, no_prune, write_batch};
+use super::tables::{commit_batch, encode_event, no_prune};
 use super::wal::{self, Wal};
 use super::Shared;
 use crate::store::{EventKind, KeyValue, Revision, StoreError};
@@ -216,23 +216,15 @@ impl Writer {
         prune: RangeInclusive<Revision>,
         checkpoint: bool,
     ) -> Result<Duration, StoreError> {
-        let mut txn = self.db.begin_write().map_err(backend("begin write"))?;
-        let durability = if checkpoint {
-            Durability::Immediate
-        } else {
-            Durability::None
-        };
-        txn.set_durability(durability)
-            .map_err(backend("set durability"))?;
         let epoch = checkpoint.then(wal::new_epoch);
-        write_batch(&txn, events, encoded, prune, epoch)?;
         let start = Instant::now();
-        txn.commit().map_err(backend("commit"))?;
+        commit_batch(&self.db, events, encoded, prune, epoch)?;
+        let took = start.elapsed();
         if let Some(epoch) = epoch {
             self.wal.reset(epoch);
             self.last_checkpoint = Instant::now();
         }
-        Ok(start.elapsed())
+        Ok(took)
     }
 
     /// Checks every request in order against the mirror plus the earlier
