@@ -4,9 +4,10 @@
 //! etcd does not say at which revision its snapshot was taken, so the
 //! current revision is read before and after the stream: when both agree
 //! no write landed meanwhile and the snapshot holds exactly that revision.
-//! Under writes the snapshot is taken again, a few times; if writes never
-//! pause, the last copy is kept and the revision read before it returned:
-//! the copy holds at least that revision.
+//! Under writes the snapshot is taken again, with a short pause, for up to
+//! [`SETTLE`]; if writes never pause that long, the last copy is kept and
+//! the revision read before it returned: the copy holds at least that
+//! revision.
 use std::{path::Path, time::Duration};
 
 use tokio::io::AsyncWriteExt;
@@ -14,9 +15,11 @@ use tokio::io::AsyncWriteExt;
 use super::{deadline, kv};
 use crate::store::{Revision, StoreError};
 
-/// Snapshots taken before settling for a revision that is only a lower
-/// bound.
-const ATTEMPTS: usize = 5;
+/// How long snapshots are retaken while writes go on, before settling for
+/// a revision that is only a lower bound.
+const SETTLE: Duration = Duration::from_secs(3);
+/// Pause between two attempts, so a burst of writes can end.
+const PAUSE: Duration = Duration::from_millis(20);
 
 pub(super) async fn write(
     client: &etcd_client::Client,
@@ -24,25 +27,27 @@ pub(super) async fn write(
     path: &Path,
 ) -> Result<Revision, StoreError> {
     let tmp = path.with_extension("partial");
-    let mut revision = 0;
-    for attempt in 1..=ATTEMPTS {
-        revision = kv::current_revision(client.kv_client(), limit).await?;
+    let started = std::time::Instant::now();
+    let revision = loop {
+        let revision = kv::current_revision(client.kv_client(), limit).await?;
         if let Err(e) = copy(client, limit, &tmp).await {
             let _ = tokio::fs::remove_file(&tmp).await;
             return Err(e);
         }
         let after = kv::current_revision(client.kv_client(), limit).await?;
         if after == revision {
-            break;
+            break revision;
         }
-        if attempt == ATTEMPTS {
+        if started.elapsed() >= SETTLE {
             tracing::warn!(
                 from = revision,
                 to = after,
                 "etcd snapshot taken while writes went on; its revision is at least the one returned"
             );
+            break revision;
         }
-    }
+        tokio::time::sleep(PAUSE).await;
+    };
     tokio::fs::rename(&tmp, path)
         .await
         .map_err(|e| io_error("renaming to", path, e))?;
