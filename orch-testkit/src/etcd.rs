@@ -52,6 +52,8 @@ pub struct Etcd {
     client_port: u16,
     peer_port: u16,
     starts: usize,
+    /// Member name and `--initial-cluster`, for members of a cluster.
+    member: Option<(String, String)>,
 }
 
 impl Etcd {
@@ -106,7 +108,24 @@ impl Etcd {
             client_port: free_port()?,
             peer_port: free_port()?,
             starts: 0,
+            member: None,
         })
+    }
+
+    /// A member `name` of a cluster whose peers are `initial_cluster`
+    /// (`name=peer-url,...`), not started; see [`super::etcd_cluster`].
+    pub(crate) fn member(
+        bin: &Path,
+        name: &str,
+        client_port: u16,
+        peer_port: u16,
+        initial_cluster: &str,
+    ) -> io::Result<Self> {
+        let mut m = Self::prepare(bin)?;
+        m.client_port = client_port;
+        m.peer_port = peer_port;
+        m.member = Some((name.to_string(), initial_cluster.to_string()));
+        Ok(m)
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -118,15 +137,29 @@ impl Etcd {
         format!("http://127.0.0.1:{}", self.peer_port)
     }
 
+    fn name(&self) -> &str {
+        self.member.as_ref().map_or("default", |(n, _)| n)
+    }
+
     fn initial_cluster(&self) -> String {
-        format!("default={}", self.peer_url())
+        match &self.member {
+            Some((_, c)) => c.clone(),
+            None => format!("default={}", self.peer_url()),
+        }
     }
 
     fn spawn(&mut self) -> io::Result<()> {
+        self.launch()?;
+        self.wait_ready()
+    }
+
+    /// Starts the process without waiting for it to be healthy (a member
+    /// of a cluster is not, until a quorum of members runs).
+    pub(crate) fn launch(&mut self) -> io::Result<()> {
         let (client, peer) = (self.client_url(), self.peer_url());
         let mut cmd = Command::new(&self.bin);
         cmd.arg("--name")
-            .arg("default")
+            .arg(self.name())
             .arg("--data-dir")
             .arg(self.data_dir())
             .args(["--listen-client-urls", &client])
@@ -139,10 +172,11 @@ impl Etcd {
         self.starts += 1;
         let log = self.dir.path().join(format!("etcd-{}.log", self.starts));
         self.child = Some(ChildGuard::spawn("etcd", &mut cmd, &log)?);
-        self.wait_ready()
+        Ok(())
     }
 
-    fn wait_ready(&mut self) -> io::Result<()> {
+    /// Waits until this member says it is healthy (it has a leader).
+    pub(crate) fn wait_ready(&mut self) -> io::Result<()> {
         let deadline = Instant::now() + READY;
         let mut last = String::new();
         while Instant::now() < deadline {

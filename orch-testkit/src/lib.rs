@@ -7,6 +7,7 @@
 //! message, so any caller's error type takes them.
 pub mod cmd;
 pub mod etcd;
+pub mod etcd_cluster;
 pub mod root;
 
 use std::{

@@ -2,6 +2,7 @@
 //! Linux namespaces, reports their status and keeps them as declared.
 pub mod client;
 mod error;
+pub mod failover;
 pub mod ipam;
 pub mod netlink;
 pub mod netns;

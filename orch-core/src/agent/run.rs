@@ -9,7 +9,7 @@ use kube::{
 };
 
 use super::{
-    client,
+    client, failover,
     ipam::Ipam,
     netlink::Net,
     netns, node,
@@ -26,8 +26,9 @@ use crate::apiserver::ipalloc::Cidr;
 pub struct AgentConfig {
     /// Node name.
     pub node_name: String,
-    /// API server URL.
-    pub server: String,
+    /// API server URLs (`https://HOST:PORT`); with several, the agent
+    /// fails over between them.
+    pub servers: Vec<String>,
     /// Join token or node token.
     pub token: String,
     /// Cluster CA certificate file.
@@ -63,15 +64,33 @@ pub async fn run(cfg: AgentConfig) -> Result<(), AgentError> {
             cfg.ca_file.display()
         ))
     })?;
+    // Kept for as long as the agent runs: its clients talk through it.
+    let (server, _failover) = match cfg.servers.as_slice() {
+        [] => return Err(AgentError::Config("no API server given (--server)".into())),
+        [one] => {
+            failover::server_address(one).map_err(AgentError::Config)?;
+            (one.clone(), None)
+        }
+        many => {
+            let addrs = many
+                .iter()
+                .map(|u| failover::server_address(u))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(AgentError::Config)?;
+            let f = failover::Failover::start(addrs).await?;
+            tracing::info!(servers = %many.join(","), via = %f.url(), "failing over between API servers");
+            (f.url(), Some(f))
+        }
+    };
     let token = client::node_token(
-        &cfg.server,
+        &server,
         &ca_pem,
         &cfg.token,
         &cfg.node_name,
         &cfg.data_dir.join("node-token"),
     )
     .await?;
-    let client = client::connect(&cfg.server, &ca_pem, &token).await?;
+    let client = client::connect(&server, &ca_pem, &token).await?;
     let node_ip = match cfg
         .node_ip
         .or_else(|| nodenet::default_node_ip(&cfg.layout, &cfg.node_name))

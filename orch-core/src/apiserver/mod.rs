@@ -14,6 +14,7 @@ pub mod patch;
 pub mod paths;
 pub mod resources;
 pub mod router;
+pub mod secrets;
 pub mod selector;
 pub mod server;
 pub mod special;

@@ -22,7 +22,7 @@ use super::{
     kubeconfig,
     kubelet::NodeCerts,
     metrics::ApiMetrics,
-    router,
+    router, secrets,
     state::ApiState,
     tls,
 };
@@ -50,6 +50,9 @@ pub struct ServerConfig {
     pub bookmark_interval: Duration,
     /// Which store, and its options.
     pub store: StoreConfig,
+    /// The server token that opens the cluster's secrets in the store
+    /// (`None`: the one in the data directory, or a new one).
+    pub token: Option<String>,
 }
 
 /// The backend the API server keeps its objects in.
@@ -102,6 +105,7 @@ pub async fn start(cfg: &ServerConfig) -> anyhow::Result<RunningServer> {
     std::fs::create_dir_all(&cfg.data_dir)?;
     let metrics = ApiMetrics::new();
     let store = open_store(cfg, &metrics).await?;
+    secrets::share(&*store, &cfg.data_dir, cfg.token.as_deref()).await?;
     let auth = Auth::load_or_create(&cfg.data_dir)?;
     let mut names: Vec<String> = vec![
         "localhost".into(),

@@ -44,25 +44,31 @@ pub(crate) fn ca_params() -> CertificateParams {
     p
 }
 
-/// Loads the CA from `dir` (creating it on first start) and issues a
-/// serving certificate for `names` (DNS names and IP addresses).
-pub fn load_or_create(dir: &Path, names: &[String]) -> io::Result<TlsMaterial> {
+/// The CA of `dir` (its key, the key's PEM and the certificate's PEM),
+/// created on first start.
+pub(crate) fn load_or_create_ca(dir: &Path) -> io::Result<(KeyPair, String, String)> {
     let ca_key_path = dir.join("ca.key");
     let ca_crt_path = dir.join("ca.crt");
-    let (ca_key, ca_key_pem, ca_pem) = match (
+    match (
         fs::read_to_string(&ca_key_path),
         fs::read_to_string(&ca_crt_path),
     ) {
-        (Ok(k), Ok(c)) => (KeyPair::from_pem(&k).map_err(err)?, k, c),
+        (Ok(k), Ok(c)) => Ok((KeyPair::from_pem(&k).map_err(err)?, k, c)),
         _ => {
             let key = KeyPair::generate().map_err(err)?;
             let cert = ca_params().self_signed(&key).map_err(err)?;
             crate::util::write_private(&ca_key_path, key.serialize_pem().as_bytes())?;
             fs::write(&ca_crt_path, cert.pem())?;
             let pem = key.serialize_pem();
-            (key, pem, cert.pem())
+            Ok((key, pem, cert.pem()))
         }
-    };
+    }
+}
+
+/// Loads the CA from `dir` (creating it on first start) and issues a
+/// serving certificate for `names` (DNS names and IP addresses).
+pub fn load_or_create(dir: &Path, names: &[String]) -> io::Result<TlsMaterial> {
+    let (ca_key, ca_key_pem, ca_pem) = load_or_create_ca(dir)?;
     let issuer = Issuer::new(ca_params(), ca_key);
     let mut params = CertificateParams::default();
     let mut dn = DistinguishedName::new();

@@ -5,6 +5,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use orch_core::apiserver::{
     ipalloc::Cidr,
+    secrets,
     server::{self, ServerConfig, StoreConfig},
 };
 use orch_core::store::{
@@ -119,9 +120,15 @@ struct AgentArgs {
     /// This node's name.
     #[arg(long, required = false, default_value = "")]
     node_name: String,
-    /// API server URL.
-    #[arg(long, default_value = "https://127.0.0.1:6443")]
-    server: String,
+    /// API server URL; repeat (or separate with commas) to fail over
+    /// between several servers.
+    #[arg(
+        long = "server",
+        value_name = "URL",
+        value_delimiter = ',',
+        default_value = "https://127.0.0.1:6443"
+    )]
+    servers: Vec<String>,
     /// Join token (or a node token).
     #[arg(long, env = "ORCH_TOKEN", default_value = "")]
     token: String,
@@ -180,7 +187,7 @@ async fn run_agent(a: AgentArgs) -> Result<()> {
     let cfg = orch_core::agent::AgentConfig {
         data_dir: agent_dir(&a.node_name, a.data_dir.clone()),
         node_name: a.node_name.clone(),
-        server: a.server.clone(),
+        servers: a.servers.clone(),
         token: a.token.clone(),
         ca_file: a.ca_file.clone(),
         simulate: a.simulate_node,
@@ -371,6 +378,16 @@ struct ServerArgs {
     /// Client private key (PEM) for etcd; with --etcd-certfile.
     #[arg(long, value_name = "FILE")]
     etcd_keyfile: Option<PathBuf>,
+    /// The server token: joins this server to the cluster already in the
+    /// store (the first server's DATA_DIR/server-token). Not needed by the
+    /// first server, which makes one.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "ORCH_SERVER_TOKEN",
+        hide_env_values = true
+    )]
+    token: Option<String>,
     /// Do not run the controller manager in this process.
     #[arg(long)]
     no_controllers: bool,
@@ -589,6 +606,7 @@ async fn run_server(a: ServerArgs) -> Result<()> {
         service_cidr,
         bookmark_interval: Duration::from_secs(a.bookmark_interval_seconds.max(1)),
         store,
+        token: a.token.clone(),
     };
     let running = server::start(&cfg)
         .await
@@ -607,6 +625,13 @@ async fn run_server(a: ServerArgs) -> Result<()> {
         running.bound.first().map_or(6443, SocketAddr::port),
         join.trim()
     );
+    if a.store == StoreKind::Etcd {
+        println!(
+            "add a server: orch server --store etcd --etcd-endpoints {} --token \"$(cat {})\"",
+            a.etcd_endpoints.join(","),
+            a.data_dir.join(secrets::TOKEN_FILE).display()
+        );
+    }
     let loops = a.loops.options(!a.no_controllers, !a.no_scheduler)?;
     let client = orch_core::controlplane::client_from(&a.data_dir.join("admin.kubeconfig")).await?;
     if !a.no_cluster_dns {
