@@ -1,7 +1,7 @@
 //! Node agents for integration tests (root): `orch agent --simulate-node`
 //! processes against a [`TestServer`], on a host bridge and address ranges
 //! of their own (one [`Net`] slot per test file: agent 0, logs 1, probes 2,
-//! proxy 3; so test binaries never
+//! proxy 3, ha 4; so test binaries never
 //! share addresses), torn down with `orch agent teardown` on drop, also
 //! when a test panics.
 use std::{
@@ -25,11 +25,12 @@ pub struct Net {
 }
 
 /// (pod CIDR, service CIDR) of each slot.
-const SLOTS: [(&str, &str); 4] = [
+const SLOTS: [(&str, &str); 5] = [
     ("10.246.0.0/16", "10.98.0.0/16"),
     ("10.241.0.0/16", "10.91.0.0/16"),
     ("10.240.0.0/16", "10.90.0.0/16"),
     ("10.239.0.0/16", "10.89.0.0/16"),
+    ("10.238.0.0/16", "10.88.0.0/16"),
 ];
 
 impl Net {
@@ -85,14 +86,22 @@ impl Net {
 
     /// An API server for this addressing.
     pub fn server(&self) -> TestServer {
-        TestServer::start_with(&[
+        self.server_with(&[])
+    }
+
+    /// An API server for this addressing, with extra flags.
+    pub fn server_with(&self, extra: &[&str]) -> TestServer {
+        let host_ip = self.host_ip();
+        let mut args = vec![
             "--pod-cidr",
             self.pod_cidr(),
             "--service-cidr",
             self.service_cidr(),
             "--advertise-address",
-            &self.host_ip(),
-        ])
+            &host_ip,
+        ];
+        args.extend(extra);
+        TestServer::start_with(&args)
     }
 }
 

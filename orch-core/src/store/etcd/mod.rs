@@ -8,10 +8,13 @@
 //! - lists are `Range`s at one revision, watches carry `prev_kv`;
 //! - every call has a deadline, so a lost etcd surfaces as
 //!   [`StoreError::Backend`] instead of a hang;
+//! - with several members, requests go only to those that answer
+//!   ([`health`]);
 //! - history is compacted periodically, one API server at a time
 //!   ([`compact`]).
 mod compact;
 mod error;
+mod health;
 mod kv;
 mod snapshot;
 mod watch;
@@ -74,6 +77,7 @@ pub struct EtcdStore {
     client: Client,
     opts: EtcdOptions,
     compactor: Option<tokio::task::JoinHandle<()>>,
+    health: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for EtcdStore {
@@ -102,13 +106,16 @@ impl EtcdStore {
         }
         let endpoints = opts.endpoints.clone();
         let client = deadline(opts.request_timeout, "connect", async {
-            Client::connect(&endpoints, Some(connect)).await
+            Client::connect(&endpoints, Some(connect.clone())).await
         })
         .await?;
+        let health = (endpoints.len() > 1)
+            .then(|| tokio::spawn(health::run(client.clone(), endpoints, connect)));
         let mut store = Self {
             client,
             opts,
             compactor: None,
+            health,
         };
         // The connection is lazy: one read proves the endpoints answer.
         store.current_revision_inner().await.map_err(|e| {
@@ -145,7 +152,10 @@ impl EtcdStore {
 
 impl Drop for EtcdStore {
     fn drop(&mut self) {
-        if let Some(task) = self.compactor.take() {
+        for task in [self.compactor.take(), self.health.take()]
+            .into_iter()
+            .flatten()
+        {
             task.abort();
         }
     }
