@@ -4,7 +4,8 @@
 //! - The etcd leader is killed during a bounded write loop through both
 //!   servers: every acknowledged write is still there, read through either
 //!   server, and both take writes again. ClusterIPs allocated concurrently
-//!   through both servers from a small range are all different.
+//!   through both servers from a small range are all different. The
+//!   `kubernetes` endpoints list both servers until one dies.
 //! - (root) The server that leads reconciliation is killed: the other takes
 //!   the Lease within its duration, a Deployment scaled meanwhile
 //!   converges, and a node agent given both servers keeps its node Ready
@@ -21,6 +22,7 @@ use k8s_openapi::api::{
     apps::v1::Deployment,
     coordination::v1::Lease,
     core::v1::{ConfigMap, Node, Service},
+    discovery::v1::EndpointSlice,
 };
 use kube::{
     api::{Api, ListParams, Patch, PatchParams, PostParams},
@@ -90,12 +92,15 @@ async fn acknowledged_writes_survive_the_loss_of_the_etcd_leader() {
     // A /26: 61 addresses for Services, so two servers allocating on their
     // own would collide almost at once.
     let small = ["--service-cidr", "10.97.0.0/26"];
+    // Distinct advertised addresses, as servers on two machines.
     let mut flags = etcd_flags(&eps, None);
     flags.extend(plain.iter().chain(&small));
-    let a = TestServer::start_with(&flags);
+    flags.extend(["--advertise-address", "127.0.0.2"]);
+    let mut a = TestServer::start_with(&flags);
     let token = server_token(&a);
     let mut flags = etcd_flags(&eps, Some(&token));
     flags.extend(plain.iter().chain(&small));
+    flags.extend(["--advertise-address", "127.0.0.3"]);
     let b = TestServer::start_with(&flags);
     assert_same_cluster(&a, &b);
     let clients = [a.client().await, b.client().await];
@@ -191,6 +196,34 @@ async fn acknowledged_writes_survive_the_loss_of_the_etcd_leader() {
         !distinct.contains(&"10.97.0.1".to_string()),
         "the kubernetes Service's address was reused"
     );
+
+    // The `kubernetes` endpoints list both servers, and lose one that dies.
+    assert_eq!(api_endpoints(&clients[1]).await, ["127.0.0.2", "127.0.0.3"]);
+    a.kill9();
+    let killed = Instant::now();
+    wait_for(
+        "the dead server to leave the kubernetes endpoints",
+        30,
+        async || (api_endpoints(&clients[1]).await == ["127.0.0.3"]).then_some(()),
+    )
+    .await;
+    eprintln!(
+        "the dead server left the kubernetes endpoints after {:.1} s",
+        killed.elapsed().as_secs_f64()
+    );
+}
+
+/// The addresses in the EndpointSlice `default/kubernetes`.
+async fn api_endpoints(c: &Client) -> Vec<String> {
+    let slice = Api::<EndpointSlice>::namespaced(c.clone(), "default")
+        .get("kubernetes")
+        .await
+        .unwrap();
+    slice
+        .endpoints
+        .into_iter()
+        .flat_map(|e| e.addresses)
+        .collect()
 }
 
 async fn lease_holder(c: &Client) -> Option<String> {

@@ -1,5 +1,5 @@
 //! What exists in every cluster from its first start: the four system
-//! namespaces and the `kubernetes` Service pointing at the API server. Also
+//! namespaces and the `kubernetes` Service pointing at the API servers. Also
 //! rebuilds the ClusterIP allocator from the stored Services.
 use std::net::Ipv4Addr;
 
@@ -127,34 +127,7 @@ pub async fn run(state: &ApiState, advertise: Ipv4Addr, port: u16) -> Result<(),
         }),
     )
     .await?;
-    // The endpoints of `kubernetes` follow the serving address at every start.
-    let slices = by_kind("EndpointSlice").expect("served");
-    let slice = json!({
-        "metadata": {"name": "kubernetes", "labels": {"kubernetes.io/service-name": "kubernetes", "endpointslice.kubernetes.io/managed-by": "orch-apiserver"}},
-        "addressType": "IPv4",
-        "endpoints": [{"addresses": [advertise.to_string()], "conditions": {"ready": true, "serving": true, "terminating": false}}],
-        "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
-    });
-    let oref = ObjectRef {
-        res: slices,
-        namespace: Some("default"),
-        name: "kubernetes",
-    };
-    match objects::get(state, oref).await {
-        Ok(current) => {
-            if current.get("endpoints") != slice.get("endpoints")
-                || current.get("ports") != slice.get("ports")
-            {
-                let mut next = current.clone();
-                next["endpoints"] = slice["endpoints"].clone();
-                next["ports"] = slice["ports"].clone();
-                objects::update(state, oref, objects::WriteTarget::Main, next).await?;
-            }
-        }
-        Err(e) if e.code == 404 => {
-            objects::create(state, slices, Some("default"), slice).await?;
-        }
-        Err(e) => return Err(e),
-    }
+    // The endpoints of `kubernetes`: this server and the others alive.
+    super::endpoints::join(state, advertise, port).await?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod bootstrap;
 pub mod discovery;
+pub mod endpoints;
 pub mod ipalloc;
 pub mod kubeconfig;
 pub mod kubelet;

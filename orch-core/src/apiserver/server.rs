@@ -17,7 +17,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::{
     auth::Auth,
-    bootstrap,
+    bootstrap, endpoints,
     ipalloc::{Cidr, ClusterIpAllocator},
     kubeconfig,
     kubelet::NodeCerts,
@@ -88,6 +88,8 @@ pub struct RunningServer {
     /// The addresses actually bound.
     pub bound: Vec<SocketAddr>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The address and port in the `kubernetes` endpoints.
+    advertised: (Ipv4Addr, u16),
 }
 
 impl RunningServer {
@@ -96,6 +98,15 @@ impl RunningServer {
         for t in &self.tasks {
             t.abort();
         }
+    }
+
+    /// Takes this server out of the `kubernetes` endpoints, then stops.
+    pub async fn shutdown(&self) {
+        let (ip, port) = self.advertised;
+        // Bounded: a store that does not answer must not stop the stop.
+        let leave = endpoints::leave(&self.state, ip, port);
+        let _ = tokio::time::timeout(Duration::from_secs(5), leave).await;
+        self.stop();
     }
 }
 
@@ -167,10 +178,16 @@ pub async fn start(cfg: &ServerConfig) -> anyhow::Result<RunningServer> {
         "admin",
     );
     crate::util::write_private(&cfg.data_dir.join("admin.kubeconfig"), kc.as_bytes())?;
+    tasks.push(tokio::spawn(endpoints::run(
+        state.clone(),
+        cfg.advertise,
+        port,
+    )));
     Ok(RunningServer {
         state,
         bound,
         tasks,
+        advertised: (cfg.advertise, port),
     })
 }
 

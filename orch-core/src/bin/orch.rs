@@ -651,7 +651,7 @@ async fn run_server(a: ServerArgs) -> Result<()> {
     for t in tasks {
         t.abort();
     }
-    running.stop();
+    running.shutdown().await;
     Ok(())
 }
 
