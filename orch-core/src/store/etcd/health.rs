@@ -42,20 +42,21 @@ pub(crate) async fn run(client: Client, endpoints: Vec<String>, options: Connect
             continue;
         }
         for (i, (answers, endpoint)) in answers.iter().zip(&endpoints).enumerate() {
-            match (live[i], answers) {
-                (true, false) => {
-                    if client.remove_endpoint(endpoint).await.is_ok() {
-                        live[i] = false;
-                        tracing::warn!(%endpoint, "etcd member does not answer; using the others");
-                    }
+            if live[i] == *answers {
+                continue;
+            }
+            let changed = if *answers {
+                client.add_endpoint(endpoint).await
+            } else {
+                client.remove_endpoint(endpoint).await
+            };
+            if changed.is_ok() {
+                live[i] = *answers;
+                if *answers {
+                    tracing::info!(%endpoint, "etcd member answers again");
+                } else {
+                    tracing::warn!(%endpoint, "etcd member does not answer; using the others");
                 }
-                (false, true) => {
-                    if client.add_endpoint(endpoint).await.is_ok() {
-                        live[i] = true;
-                        tracing::info!(%endpoint, "etcd member answers again");
-                    }
-                }
-                _ => {}
             }
         }
     }
