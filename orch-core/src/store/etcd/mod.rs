@@ -9,7 +9,10 @@
 //! - every call has a deadline, so a lost etcd surfaces as
 //!   [`StoreError::Backend`] instead of a hang;
 //! - history is compacted periodically, one API server at a time
-//!   ([`compact`]).
+//!   ([`compact`]);
+//! - after a migration the revision is moved past the old store's
+//!   ([`EtcdStore::bump_revision`]).
+mod bump;
 mod compact;
 mod error;
 mod kv;
