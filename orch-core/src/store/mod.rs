@@ -14,6 +14,7 @@ pub mod conformance;
 pub mod embedded;
 mod error;
 pub mod etcd;
+pub mod migrate;
 
 use std::pin::Pin;
 
