@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 
 use serde_json::{json, Value};
 
-use crate::store::ListOptions;
+use crate::store::list_all;
 
 use super::{
     objects::{self, hooks, ListQuery, ObjectRef},
@@ -44,29 +44,13 @@ pub async fn rebuild_allocator(state: &ApiState) -> Result<usize, ApiError> {
         }
     }
     // Addresses other servers sharing the store reserved.
-    let mut opts = ListOptions {
-        prefix: hooks::RESERVATIONS.to_string(),
-        limit: 1000,
-        ..Default::default()
-    };
-    loop {
-        let page = state
-            .store
-            .list(&opts)
-            .await
-            .map_err(|e| ApiError::internal(format!("listing ClusterIP reservations: {e}")))?;
-        let mut ips = state.ips();
-        for kv in &page.items {
-            if let Some(ip) = kv.key.rsplit('/').next().and_then(|s| s.parse().ok()) {
-                ips.mark(ip);
-            }
-        }
-        match (page.more, page.items.last()) {
-            (true, Some(last)) => {
-                opts.start_after = Some(last.key.clone());
-                opts.revision = Some(page.revision);
-            }
-            _ => break,
+    let (reserved, _) = list_all(state.store.as_ref(), hooks::RESERVATIONS)
+        .await
+        .map_err(|e| ApiError::internal(format!("listing ClusterIP reservations: {e}")))?;
+    let mut ips = state.ips();
+    for kv in &reserved {
+        if let Some(ip) = kv.key.rsplit('/').next().and_then(|s| s.parse().ok()) {
+            ips.mark(ip);
         }
     }
     Ok(n)

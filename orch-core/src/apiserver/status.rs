@@ -174,6 +174,7 @@ impl ApiError {
                 format!("Too large resource version: {requested}, current: {current}"),
             ),
             StoreError::Backend(m) => Self::internal(m),
+            e @ StoreError::InUse(_) => Self::internal(e.to_string()),
         }
     }
 }

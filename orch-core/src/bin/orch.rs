@@ -1,4 +1,11 @@
 //! `orch`: the cluster binary. `orch server` runs the control plane.
+// Submodules live in `orch/`, beside this file, so cargo does not take
+// them for binaries of their own.
+#[path = "orch/etcd_flags.rs"]
+mod etcd_flags;
+#[path = "orch/migrate.rs"]
+mod migrate;
+
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::{Context, Result};
@@ -8,10 +15,9 @@ use orch_core::apiserver::{
     secrets,
     server::{self, ServerConfig, StoreConfig},
 };
-use orch_core::store::{
-    embedded::EmbeddedOptions,
-    etcd::{EtcdOptions, EtcdTls},
-};
+use orch_core::store::embedded::EmbeddedOptions;
+
+use self::etcd_flags::EtcdArgs;
 
 #[derive(Parser)]
 #[command(
@@ -336,6 +342,9 @@ enum ServerTool {
         #[arg(long)]
         node: Option<String>,
     },
+    /// Move a stopped server's objects from its embedded store into an
+    /// empty etcd, then compare the two.
+    Migrate(Box<migrate::MigrateArgs>),
 }
 
 #[derive(clap::Args)]
@@ -364,20 +373,9 @@ struct ServerArgs {
     /// Where objects are kept: the embedded store in --data-dir, or etcd.
     #[arg(long, value_enum, default_value_t = StoreKind::Embedded)]
     store: StoreKind,
-    /// etcd client URLs (http://host:port or https://host:port), comma
-    /// separated; with --store etcd.
-    #[arg(long, value_name = "URL[,URL...]", value_delimiter = ',')]
-    etcd_endpoints: Vec<String>,
-    /// CA bundle (PEM) that signed etcd's server certificate; for https
-    /// endpoints.
-    #[arg(long, value_name = "FILE")]
-    etcd_cafile: Option<PathBuf>,
-    /// Client certificate (PEM) for etcd; with --etcd-keyfile.
-    #[arg(long, value_name = "FILE")]
-    etcd_certfile: Option<PathBuf>,
-    /// Client private key (PEM) for etcd; with --etcd-certfile.
-    #[arg(long, value_name = "FILE")]
-    etcd_keyfile: Option<PathBuf>,
+    // With --store etcd: how to reach it.
+    #[command(flatten)]
+    etcd: EtcdArgs,
     /// The server token: joins this server to the cluster already in the
     /// store (the first server's DATA_DIR/server-token). Not needed by the
     /// first server, which makes one.
@@ -422,80 +420,18 @@ enum StoreKind {
 impl ServerArgs {
     /// The store the flags ask for, or an error naming the flag at fault.
     fn store_config(&self) -> Result<StoreConfig> {
-        let etcd_flags = [
-            ("--etcd-endpoints", !self.etcd_endpoints.is_empty()),
-            ("--etcd-cafile", self.etcd_cafile.is_some()),
-            ("--etcd-certfile", self.etcd_certfile.is_some()),
-            ("--etcd-keyfile", self.etcd_keyfile.is_some()),
-        ];
-        if self.store == StoreKind::Embedded {
-            if let Some((flag, _)) = etcd_flags.iter().find(|(_, given)| *given) {
-                anyhow::bail!("{flag} needs --store etcd");
-            }
-            return Ok(StoreConfig::Embedded(EmbeddedOptions {
-                history: Duration::from_secs(self.watch_history_seconds),
-                min_history_events: self.watch_history_min_events,
-                ..EmbeddedOptions::default()
-            }));
+        if self.store == StoreKind::Etcd {
+            return Ok(StoreConfig::Etcd(self.etcd.options(" with --store etcd")?));
         }
-        if self.etcd_endpoints.is_empty() {
-            anyhow::bail!("--etcd-endpoints is required with --store etcd");
+        if let Some(flag) = self.etcd.first_given() {
+            anyhow::bail!("{flag} needs --store etcd");
         }
-        let mut https = false;
-        for url in &self.etcd_endpoints {
-            https |= check_endpoint(url).map_err(|e| anyhow::anyhow!("--etcd-endpoints: {e}"))?;
-        }
-        for (flag, file) in [
-            ("--etcd-cafile", &self.etcd_cafile),
-            ("--etcd-certfile", &self.etcd_certfile),
-            ("--etcd-keyfile", &self.etcd_keyfile),
-        ] {
-            if let Some(f) = file {
-                if !f.is_file() {
-                    anyhow::bail!("{flag}: {} is not a readable file", f.display());
-                }
-                if !https {
-                    anyhow::bail!("{flag} needs https:// endpoints in --etcd-endpoints");
-                }
-            }
-        }
-        if self.etcd_certfile.is_some() != self.etcd_keyfile.is_some() {
-            anyhow::bail!("--etcd-certfile and --etcd-keyfile go together");
-        }
-        if https && self.etcd_cafile.is_none() {
-            anyhow::bail!("--etcd-cafile is required with https:// endpoints");
-        }
-        let tls = https.then(|| EtcdTls {
-            ca_file: self.etcd_cafile.clone(),
-            cert_file: self.etcd_certfile.clone(),
-            key_file: self.etcd_keyfile.clone(),
-        });
-        Ok(StoreConfig::Etcd(EtcdOptions {
-            endpoints: self.etcd_endpoints.clone(),
-            tls,
-            ..EtcdOptions::default()
+        Ok(StoreConfig::Embedded(EmbeddedOptions {
+            history: Duration::from_secs(self.watch_history_seconds),
+            min_history_events: self.watch_history_min_events,
+            ..EmbeddedOptions::default()
         }))
     }
-}
-
-/// Checks one etcd URL: `http://host:port` or `https://host:port`, and
-/// says whether it is https.
-fn check_endpoint(url: &str) -> std::result::Result<bool, String> {
-    let parsed: http::Uri = url
-        .parse()
-        .map_err(|e| format!("{url:?} is not a URL ({e})"))?;
-    let https = match parsed.scheme_str() {
-        Some("http") => false,
-        Some("https") => true,
-        _ => return Err(format!("{url:?} must start with http:// or https://")),
-    };
-    if parsed.host().is_none_or(str::is_empty) || parsed.port_u16().is_none() {
-        return Err(format!("{url:?} must name a host and a port"));
-    }
-    if parsed.path() != "/" && !parsed.path().is_empty() {
-        return Err(format!("{url:?} must not have a path"));
-    }
-    Ok(https)
 }
 
 fn main() -> Result<()> {
@@ -575,6 +511,10 @@ async fn run_command(command: Command) -> Result<()> {
             ..
         }) => snapshot(&data_dir, &out).await,
         Command::Server(ServerCmd {
+            tool: Some(ServerTool::Migrate(args)),
+            ..
+        }) => migrate::run(*args).await,
+        Command::Server(ServerCmd {
             tool:
                 Some(ServerTool::Token {
                     data_dir,
@@ -628,7 +568,7 @@ async fn run_server(a: ServerArgs) -> Result<()> {
     if a.store == StoreKind::Etcd {
         println!(
             "add a server: orch server --store etcd --etcd-endpoints {} --token \"$(cat {})\"",
-            a.etcd_endpoints.join(","),
+            a.etcd.etcd_endpoints.join(","),
             a.data_dir.join(secrets::TOKEN_FILE).display()
         );
     }

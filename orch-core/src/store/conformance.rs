@@ -278,6 +278,14 @@ pub async fn list_paging(store: Arc<dyn Store>) {
         assert_eq!(keys(&items), want, "paging by {limit}");
     }
 
+    // An empty prefix lists every key, these among them.
+    let every = ListOptions {
+        limit: 3,
+        ..Default::default()
+    };
+    let every = keys(&list_all(&*store, &every).await.0);
+    assert!(want.iter().all(|k| every.contains(k)), "{every:?}");
+
     // A start_after before the prefix reads from the start of the prefix.
     let before = ListOptions {
         start_after: Some("/".into()),

@@ -36,6 +36,9 @@ pub enum StoreError {
         /// The current revision.
         current: Revision,
     },
+    /// The store file is open in another process (a running server).
+    #[error("{0} is open in another process (is an orch server running on it?)")]
+    InUse(std::path::PathBuf),
     /// The backend failed (I/O, corruption, connection).
     #[error("store backend: {0}")]
     Backend(String),

@@ -14,6 +14,7 @@ pub mod conformance;
 pub mod embedded;
 mod error;
 pub mod etcd;
+pub mod migrate;
 
 use std::pin::Pin;
 
@@ -131,4 +132,33 @@ pub trait Store: Send + Sync + 'static {
 
     /// Writes a consistent copy of the whole store to `path` while serving.
     async fn snapshot(&self, path: &std::path::Path) -> Result<Revision, StoreError>;
+}
+
+/// Items per page when [`list_all`] pages through a store.
+const LIST_ALL_PAGE: usize = 1000;
+
+/// Every key under `prefix`, read page by page at one revision (the
+/// revision of the first page), with that revision.
+pub async fn list_all<S: Store + ?Sized>(
+    store: &S,
+    prefix: &str,
+) -> Result<(Vec<KeyValue>, Revision), StoreError> {
+    let mut opts = ListOptions {
+        prefix: prefix.to_string(),
+        limit: LIST_ALL_PAGE,
+        ..Default::default()
+    };
+    let mut items = Vec::new();
+    loop {
+        let page = store.list(&opts).await?;
+        let revision = page.revision;
+        items.extend(page.items);
+        match (page.more, items.last()) {
+            (true, Some(last)) => {
+                opts.start_after = Some(last.key.clone());
+                opts.revision = Some(revision);
+            }
+            _ => return Ok((items, revision)),
+        }
+    }
 }

@@ -236,6 +236,14 @@ impl TestServer {
         self.spawn();
     }
 
+    /// Starts the server again on the same data directory and port, with
+    /// `extra` as its flags from now on (killing it first if it runs).
+    pub fn restart_with(&mut self, extra: &[&str]) {
+        self.kill9();
+        self.extra = extra.iter().map(|s| s.to_string()).collect();
+        self.spawn();
+    }
+
     /// A kube-rs client from the admin kubeconfig.
     pub async fn client(&self) -> kube::Client {
         let kc = kube::config::Kubeconfig::read_from(self.kubeconfig()).unwrap();

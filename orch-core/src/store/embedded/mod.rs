@@ -130,7 +130,10 @@ impl EmbeddedStore {
             .set_cache_size(opts.cache_size)
             .set_check_integrity_on_open(opts.check_integrity_on_open)
             .create(path)
-            .map_err(|e| StoreError::Backend(format!("open {}: {e}", path.display())))?;
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse(path.to_owned()),
+                e => StoreError::Backend(format!("open {}: {e}", path.display())),
+            })?;
         tables::init(&db)?;
         let (wal, replayed) =
             recover::recover(&db, &path.with_extension("wal"), opts.wal_capacity)?;

@@ -296,7 +296,7 @@ async fn open_dir_and_second_open_fails() {
     assert_eq!(store.path(), data.join(super::FILE_NAME));
     assert!(matches!(
         EmbeddedStore::open_dir(&data, EmbeddedOptions::default()),
-        Err(StoreError::Backend(_))
+        Err(StoreError::InUse(_))
     ));
 }
 

@@ -84,7 +84,7 @@ pub(super) fn prefix_end(prefix: &str) -> Vec<u8> {
 }
 
 /// Where a page starts: the prefix, or just after `start_after` when that
-/// is further.
+/// is further. etcd takes no empty key: every key starts at `\0`.
 fn page_start(opts: &ListOptions) -> Vec<u8> {
     match &opts.start_after {
         Some(after) if after.as_str() >= opts.prefix.as_str() => {
@@ -92,6 +92,7 @@ fn page_start(opts: &ListOptions) -> Vec<u8> {
             k.push(0);
             k
         }
+        _ if opts.prefix.is_empty() => vec![0],
         _ => opts.prefix.as_bytes().to_vec(),
     }
 }
@@ -297,5 +298,7 @@ mod tests {
         assert_eq!(page_start(&o), b"/p/k1\0");
         o.start_after = Some("/".into());
         assert_eq!(page_start(&o), b"/p/");
+        let every = ListOptions::default();
+        assert_eq!(page_start(&every), b"\0");
     }
 }

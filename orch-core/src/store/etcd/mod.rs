@@ -11,7 +11,10 @@
 //! - with several members, requests go only to those that answer
 //!   ([`health`]);
 //! - history is compacted periodically, one API server at a time
-//!   ([`compact`]).
+//!   ([`compact`]);
+//! - after a migration the revision is moved past the old store's
+//!   ([`EtcdStore::bump_revision`]).
+mod bump;
 mod compact;
 mod error;
 mod health;
