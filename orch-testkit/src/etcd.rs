@@ -2,7 +2,8 @@
 //! member in a temporary data directory, client and peer URLs on loopback
 //! with free ports, default durability (fsync on every commit). It can be
 //! killed and started again on the same directory and ports, or started
-//! from a snapshot file (restored with `etcdctl snapshot restore`). The
+//! from a snapshot file (restored with `etcdctl snapshot restore`), or serve
+//! clients over TLS with client certificates ([`Etcd::start_tls`]). The
 //! process is killed and its directory removed on drop.
 use std::{
     io::{self, Read, Write},
@@ -54,6 +55,21 @@ pub struct Etcd {
     starts: usize,
     /// Member name and `--initial-cluster`, for members of a cluster.
     member: Option<(String, String)>,
+    /// Client TLS, and the plain-HTTP port `/health` is then asked on.
+    tls: Option<(TlsFiles, u16)>,
+}
+
+/// The files of an etcd that serves clients over TLS and requires a client
+/// certificate (PEM).
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// The CA that signed the server's certificate and that client
+    /// certificates must chain to.
+    pub ca: PathBuf,
+    /// The server's certificate (naming 127.0.0.1).
+    pub cert: PathBuf,
+    /// The server's key.
+    pub key: PathBuf,
 }
 
 impl Etcd {
@@ -109,7 +125,17 @@ impl Etcd {
             peer_port: free_port()?,
             starts: 0,
             member: None,
+            tls: None,
         })
+    }
+
+    /// Starts etcd serving clients over TLS (`https://`), requiring client
+    /// certificates signed by `tls.ca`.
+    pub fn start_tls(bin: &Path, tls: TlsFiles) -> io::Result<Self> {
+        let mut etcd = Self::prepare(bin)?;
+        etcd.tls = Some((tls, free_port()?));
+        etcd.spawn()?;
+        Ok(etcd)
     }
 
     /// A member `name` of a cluster whose peers are `initial_cluster`
@@ -128,9 +154,10 @@ impl Etcd {
         Ok(m)
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` with TLS).
     pub fn client_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.client_port)
     }
 
     fn peer_url(&self) -> String {
@@ -168,11 +195,32 @@ impl Etcd {
             .args(["--initial-advertise-peer-urls", &peer])
             .args(["--initial-cluster", &self.initial_cluster()])
             .args(["--logger", "zap", "--log-level", "warn"])
+            .args(self.tls_args())
             .env_remove("ETCD_UNSUPPORTED_ARCH");
         self.starts += 1;
         let log = self.dir.path().join(format!("etcd-{}.log", self.starts));
         self.child = Some(ChildGuard::spawn("etcd", &mut cmd, &log)?);
         Ok(())
+    }
+
+    /// The flags of client TLS: certificates, and `/health` over plain
+    /// HTTP on a port of its own.
+    fn tls_args(&self) -> Vec<String> {
+        let Some((t, port)) = &self.tls else {
+            return Vec::new();
+        };
+        let path = |p: &PathBuf| p.display().to_string();
+        vec![
+            "--cert-file".into(),
+            path(&t.cert),
+            "--key-file".into(),
+            path(&t.key),
+            "--client-cert-auth".into(),
+            "--trusted-ca-file".into(),
+            path(&t.ca),
+            "--listen-metrics-urls".into(),
+            format!("http://127.0.0.1:{port}"),
+        ]
     }
 
     /// Waits until this member says it is healthy (it has a leader).
@@ -183,7 +231,8 @@ impl Etcd {
             if let Some(child) = self.child.as_mut() {
                 child.check_running()?;
             }
-            match health(self.client_port) {
+            let port = self.tls.as_ref().map_or(self.client_port, |t| t.1);
+            match health(port) {
                 Ok(true) => return Ok(()),
                 Ok(false) => last = "not healthy yet".into(),
                 Err(e) => last = e.to_string(),
