@@ -6,6 +6,7 @@
 pub mod events;
 pub mod leader;
 pub mod runtime;
+pub mod slim;
 
 use std::time::Duration;
 

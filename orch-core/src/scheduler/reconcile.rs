@@ -10,7 +10,10 @@ use std::{
     time::Instant,
 };
 
-use k8s_openapi::api::core::v1::{Node, ObjectReference, Pod};
+use k8s_openapi::{
+    api::core::v1::{Node, ObjectReference, Pod, PodStatus},
+    apimachinery::pkg::apis::meta::v1::ObjectMeta,
+};
 use kube::runtime::watcher::Event;
 
 pub use super::actions::{unschedulable_conditions, Action, BindResult, Binding};
@@ -47,6 +50,27 @@ struct Pending {
     /// in `pod` can lag behind our own status patch, so this is what stops
     /// a retry from writing the same condition again.
     reported: Option<Arc<str>>,
+}
+
+/// What a pending pod's reports need of it (its reference for events, its
+/// conditions for the Unschedulable one): the rest is in its [`PodInfo`],
+/// and thousands of pending pods need not be held whole.
+fn for_reports(pod: Pod) -> Pod {
+    let m = pod.metadata;
+    Pod {
+        metadata: ObjectMeta {
+            name: m.name,
+            namespace: m.namespace,
+            uid: m.uid,
+            resource_version: m.resource_version,
+            ..Default::default()
+        },
+        spec: None,
+        status: pod.status.map(|s| PodStatus {
+            conditions: s.conditions,
+            ..Default::default()
+        }),
+    }
 }
 
 /// The scheduler state.
@@ -207,7 +231,7 @@ impl Reconciler {
             key.clone(),
             Pending {
                 info: Arc::new(info),
-                pod: Arc::new(pod),
+                pod: Arc::new(for_reports(pod)),
                 reported,
             },
         );

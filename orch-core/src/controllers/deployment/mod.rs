@@ -47,7 +47,7 @@ use super::{
         claim::{controller_of, selector_of},
         informer::{self, inform, Key, Triggers},
     },
-    ControllerError, ControllerOptions,
+    slim, ControllerError, ControllerOptions,
 };
 
 /// Reconciles running at once.
@@ -77,6 +77,7 @@ pub async fn run(client: Client, _opts: ControllerOptions) -> Result<(), Control
     let d_events = inform(
         Api::<Deployment>::all(client.clone()),
         d_writer,
+        |_| {},
         Duration::ZERO,
         {
             let triggers = triggers.clone();
@@ -90,6 +91,7 @@ pub async fn run(client: Client, _opts: ControllerOptions) -> Result<(), Control
     let rs_events = inform(
         Api::<ReplicaSet>::all(client.clone()),
         rs_writer,
+        |_| {},
         Duration::ZERO,
         {
             let (triggers, deployments) = (triggers.clone(), deployments.clone());
@@ -107,20 +109,26 @@ pub async fn run(client: Client, _opts: ControllerOptions) -> Result<(), Control
             }
         },
     );
-    let pod_events = inform(Api::<Pod>::all(client), pod_writer, Duration::ZERO, {
-        let (triggers, replicasets) = (triggers.clone(), replicasets.clone());
-        move |_, event: &Event<Pod>| match event {
-            Event::Delete(pod) => deployment_of_pod(&replicasets, pod)
-                .iter()
-                .for_each(|k| triggers.send(k)),
-            Event::Apply(pod) if pod.metadata.deletion_timestamp.is_some() => {
-                deployment_of_pod(&replicasets, pod)
+    let pod_events = inform(
+        Api::<Pod>::all(client),
+        pod_writer,
+        slim::pod,
+        Duration::ZERO,
+        {
+            let (triggers, replicasets) = (triggers.clone(), replicasets.clone());
+            move |_, event: &Event<Pod>| match event {
+                Event::Delete(pod) => deployment_of_pod(&replicasets, pod)
                     .iter()
-                    .for_each(|k| triggers.send(k))
+                    .for_each(|k| triggers.send(k)),
+                Event::Apply(pod) if pod.metadata.deletion_timestamp.is_some() => {
+                    deployment_of_pod(&replicasets, pod)
+                        .iter()
+                        .for_each(|k| triggers.send(k))
+                }
+                _ => {}
             }
-            _ => {}
-        }
-    });
+        },
+    );
     let syncs = async {
         informer::wait_ready(&pods).await?;
         informer::wait_ready(&replicasets).await?;

@@ -41,9 +41,9 @@ use kube::{
 };
 use tokio::sync::mpsc;
 
-use super::{ControllerError, ControllerOptions};
+use super::{slim, ControllerError, ControllerOptions};
 use plan::{MANAGED_BY, MANAGED_BY_LABEL, SERVICE_NAME_LABEL};
-use watch::{ready, reflect, requests};
+use watch::{ready, reflect, reflect_trimmed, requests};
 
 /// What the reconciles share: the client and the three caches.
 struct Ctx {
@@ -79,7 +79,11 @@ impl Ctx {
 pub async fn run(client: Client, _opts: ControllerOptions) -> Result<(), ControllerError> {
     let managed = watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}"));
     let (services, svc_events) = reflect(Api::<Service>::all(client.clone()), Default::default());
-    let (pods, pod_events) = reflect(Api::<Pod>::all(client.clone()), Default::default());
+    let (pods, pod_events) = reflect_trimmed(
+        Api::<Pod>::all(client.clone()),
+        Default::default(),
+        slim::pod_with_ports,
+    );
     let (slices, slice_events) = reflect(Api::<EndpointSlice>::all(client.clone()), managed);
     let ctx = Arc::new(Ctx {
         client: client.clone(),

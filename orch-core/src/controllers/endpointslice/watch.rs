@@ -49,11 +49,26 @@ where
     K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
     K::DynamicType: Default + Eq + Hash + Clone + Send + Sync,
 {
+    reflect_trimmed(api, cfg, |_| {})
+}
+
+/// [`reflect`], with `trim` applied to every object before the cache and
+/// the events see it (see [`crate::controllers::slim`]).
+pub fn reflect_trimmed<K>(
+    api: Api<K>,
+    cfg: watcher::Config,
+    trim: fn(&mut K),
+) -> (
+    Store<K>,
+    impl Stream<Item = Result<Event<K>, watcher::Error>> + Send + 'static,
+)
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + Hash + Clone + Send + Sync,
+{
     let (reader, writer) = reflector::store();
-    (
-        reader,
-        reflector::reflector(writer, watcher(api, cfg).default_backoff()),
-    )
+    let events = watcher(api, cfg).default_backoff().modify(trim);
+    (reader, reflector::reflector(writer, events))
 }
 
 /// Waits until `store` holds a full list.

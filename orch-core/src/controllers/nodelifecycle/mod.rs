@@ -39,9 +39,9 @@ use kube::{
 
 use super::{
     endpointslice::pod::node_name,
-    endpointslice::watch::{ready, reflect, requests},
+    endpointslice::watch::{ready, reflect, reflect_trimmed, requests},
     events::Recorder,
-    ControllerError, ControllerOptions,
+    slim, ControllerError, ControllerOptions,
 };
 use health::Health;
 
@@ -88,7 +88,11 @@ pub async fn run(client: Client, opts: ControllerOptions) -> Result<(), Controll
     let (nodes, node_events) = reflect(Api::<Node>::all(client.clone()), Default::default());
     let lease_api = Api::<Lease>::namespaced(client.clone(), NODE_LEASE_NAMESPACE);
     let (leases, lease_events) = reflect(lease_api, Default::default());
-    let (pods, pod_events) = reflect(Api::<Pod>::all(client.clone()), Default::default());
+    let (pods, pod_events) = reflect_trimmed(
+        Api::<Pod>::all(client.clone()),
+        Default::default(),
+        slim::pod,
+    );
     let ctx = Arc::new(Ctx {
         recorder: Recorder::new(client.clone(), "node-controller"),
         client: client.clone(),

@@ -100,12 +100,14 @@ impl<K: Resource<DynamicType = ()>> Triggers<K> {
 }
 
 /// Watches every `K` into `writer`, calling `on_event(previous, event)` after
-/// each event is applied to the store. `lag` delays every event by that much
+/// each event is applied to the store. `trim` is applied to every object
+/// first (see [`crate::controllers::slim`]). `lag` delays every event by that much
 /// (a constant lag, not a cumulative one): a testing aid that emulates a
 /// slow watch. Returns only if the watch stream ends.
 pub(crate) async fn inform<K, F>(
     api: Api<K>,
     mut writer: Writer<K>,
+    trim: fn(&mut K),
     lag: Duration,
     mut on_event: F,
 ) -> Result<(), ControllerError>
@@ -114,7 +116,9 @@ where
     F: FnMut(Option<Arc<K>>, &Event<K>),
 {
     let reader = writer.as_reader();
-    let events = watcher(api, watcher::Config::default()).default_backoff();
+    let events = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .modify(trim);
     let mut events = delayed(events, lag);
     while let Some(item) = events.next().await {
         let event = match item {

@@ -36,7 +36,7 @@ use kube::{
     Client,
 };
 
-use super::{events::Recorder, ControllerError, ControllerOptions};
+use super::{events::Recorder, slim, ControllerError, ControllerOptions};
 use claim::controller_of;
 use expectations::Expectations;
 use informer::{inform, Key, Triggers};
@@ -69,6 +69,7 @@ pub async fn run(client: Client, opts: ControllerOptions) -> Result<(), Controll
     let rs_events = inform(
         Api::<ReplicaSet>::all(client.clone()),
         rs_writer,
+        |_| {},
         Duration::ZERO,
         {
             let (triggers, exp) = (triggers.clone(), ctx.expectations.clone());
@@ -82,6 +83,7 @@ pub async fn run(client: Client, opts: ControllerOptions) -> Result<(), Controll
     let pod_events = inform(
         Api::<Pod>::all(client),
         pod_writer,
+        slim::pod,
         informer::test_watch_lag(),
         {
             let (triggers, exp, replicasets) = (
