@@ -57,6 +57,11 @@ enum Command {
         /// report (only rebuild report.md from the results already there).
         #[arg(default_value = "all")]
         what: String,
+        /// With `store`: the backend measured against the embedded store.
+        /// etcd is the only one, and is measured by `store` either way (its
+        /// figures need the embedded store beside them as the baseline).
+        #[arg(long, value_parser = ["etcd"])]
+        backend: Option<String>,
         /// Extra arguments for orch-bench (after `--`), e.g. `--pods 2000`.
         #[arg(last = true)]
         extra: Vec<String>,
@@ -93,7 +98,16 @@ fn main() -> Result<()> {
             no_lint,
             cargo_args,
         } => test::run(!no_lint, &cargo_args),
-        Command::Bench { what, extra } => bench::run(&what, &extra),
+        Command::Bench {
+            what,
+            backend,
+            extra,
+        } => {
+            if backend.is_some() && what != "store" {
+                anyhow::bail!("--backend applies to `cargo xtask bench store`, not {what:?}");
+            }
+            bench::run(&what, &extra)
+        }
         Command::Vm(args) => vm::run(args),
     }
 }
