@@ -1,7 +1,7 @@
 //! What the scheduler asks of the API server ([`Action`]s that `run`
 //! carries out), how a binding can end, and the `PodScheduled=False`
 //! condition list written for pods that fit nowhere.
-use k8s_openapi::api::core::v1::{ObjectReference, Pod};
+use k8s_openapi::api::core::v1::{ObjectReference, PodCondition};
 use serde_json::{json, Value};
 
 use crate::{apiserver::meta, controllers::events::EventType};
@@ -64,12 +64,7 @@ pub enum BindResult {
 /// The pod's conditions with PodScheduled=False, reason Unschedulable and
 /// `message`; `None` when the pod already says exactly that. The
 /// transition time is kept when the condition was already False.
-pub fn unschedulable_conditions(pod: &Pod, message: &str) -> Option<Value> {
-    let conds = pod
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.clone())
-        .unwrap_or_default();
+pub fn unschedulable_conditions(conds: &[PodCondition], message: &str) -> Option<Value> {
     let old = conds.iter().find(|c| c.type_ == "PodScheduled");
     if old.is_some_and(|c| {
         c.status == "False"

@@ -10,10 +10,7 @@ use std::{
     time::Instant,
 };
 
-use k8s_openapi::{
-    api::core::v1::{Node, ObjectReference, Pod, PodStatus},
-    apimachinery::pkg::apis::meta::v1::ObjectMeta,
-};
+use k8s_openapi::api::core::v1::{Node, ObjectReference, Pod, PodCondition};
 use kube::runtime::watcher::Event;
 
 pub use super::actions::{unschedulable_conditions, Action, BindResult, Binding};
@@ -45,7 +42,7 @@ pub struct Stats {
 #[derive(Debug, Clone)]
 struct Pending {
     info: Arc<PodInfo>,
-    pod: Arc<Pod>,
+    pod: Arc<ForReports>,
     /// The Unschedulable message last written for this pod. The watch copy
     /// in `pod` can lag behind our own status patch, so this is what stops
     /// a retry from writing the same condition again.
@@ -55,21 +52,18 @@ struct Pending {
 /// What a pending pod's reports need of it (its reference for events, its
 /// conditions for the Unschedulable one): the rest is in its [`PodInfo`],
 /// and thousands of pending pods need not be held whole.
-fn for_reports(pod: Pod) -> Pod {
-    let m = pod.metadata;
-    Pod {
-        metadata: ObjectMeta {
-            name: m.name,
-            namespace: m.namespace,
-            uid: m.uid,
-            resource_version: m.resource_version,
-            ..Default::default()
-        },
-        spec: None,
-        status: pod.status.map(|s| PodStatus {
-            conditions: s.conditions,
-            ..Default::default()
-        }),
+#[derive(Debug)]
+struct ForReports {
+    about: ObjectReference,
+    conditions: Vec<PodCondition>,
+}
+
+impl ForReports {
+    fn of(pod: Pod) -> Self {
+        Self {
+            about: reference(&pod),
+            conditions: pod.status.and_then(|s| s.conditions).unwrap_or_default(),
+        }
     }
 }
 
@@ -231,7 +225,7 @@ impl Reconciler {
             key.clone(),
             Pending {
                 info: Arc::new(info),
-                pod: Arc::new(for_reports(pod)),
+                pod: Arc::new(ForReports::of(pod)),
                 reported,
             },
         );
@@ -298,7 +292,9 @@ impl Reconciler {
         let message = e.to_string();
         tracing::debug!(pod = key, %message, "unschedulable");
         let already = p.reported.as_deref() == Some(message.as_str());
-        if let Some(conditions) = unschedulable_conditions(&p.pod, &message).filter(|_| !already) {
+        if let Some(conditions) =
+            unschedulable_conditions(&p.pod.conditions, &message).filter(|_| !already)
+        {
             if let Some(entry) = self.pending.get_mut(key) {
                 entry.reported = Some(Arc::from(message.as_str()));
             }
@@ -309,7 +305,7 @@ impl Reconciler {
             });
         }
         out.push(Action::Event {
-            about: reference(p.pod.as_ref()),
+            about: p.pod.about.clone(),
             kind: EventType::Warning,
             reason: "FailedScheduling",
             message,
@@ -338,7 +334,7 @@ impl Reconciler {
                 self.cache.finish_binding(uid, now);
                 self.forget_pending(&key, uid);
                 let about = match &pending {
-                    Some(p) => reference(p.pod.as_ref()),
+                    Some(p) => p.pod.about.clone(),
                     None => ObjectReference {
                         api_version: Some("v1".into()),
                         kind: Some("Pod".into()),
@@ -375,7 +371,7 @@ impl Reconciler {
                 if let Some(p) = pending {
                     self.queue.backoff(&key, now);
                     out.push(Action::Event {
-                        about: reference(p.pod.as_ref()),
+                        about: p.pod.about.clone(),
                         kind: EventType::Warning,
                         reason: "FailedScheduling",
                         message: format!("Binding rejected: {error}"),
