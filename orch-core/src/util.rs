@@ -1,4 +1,5 @@
-//! Small file helpers shared by the server and the CLI.
+//! Small helpers shared by the server, the agent and the CLI: private
+//! files, short hashes, and accepting TCP connections.
 use std::{fs, io, io::Write, path::Path};
 
 /// Writes `data` to `path` atomically (temp file + rename) with mode 0600.
@@ -39,5 +40,23 @@ mod tests {
         assert_eq!(short_hash("node-1"), short_hash("node-1"));
         assert_ne!(short_hash("node-1"), short_hash("node-2"));
         assert_eq!(short_hash("x").len(), 8);
+    }
+}
+
+/// The next connection on `listener`, with Nagle off. A failed accept (out
+/// of file descriptors, a connection reset before it was taken) is logged
+/// and retried after 50 ms rather than ending the listener.
+pub async fn accept(listener: &tokio::net::TcpListener) -> tokio::net::TcpStream {
+    loop {
+        match listener.accept().await {
+            Ok((tcp, _)) => {
+                let _ = tcp.set_nodelay(true);
+                return tcp;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
     }
 }

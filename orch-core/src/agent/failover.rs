@@ -60,14 +60,7 @@ impl Failover {
         let current = Arc::new(AtomicUsize::new(0));
         let task = tokio::spawn(async move {
             loop {
-                let (client, _) = match listener.accept().await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "API failover relay: accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
+                let client = crate::util::accept(&listener).await;
                 tokio::spawn(relay(client, servers.clone(), current.clone()));
             }
         });
@@ -105,7 +98,6 @@ async fn connect(servers: &[String], current: &AtomicUsize) -> Option<TcpStream>
 }
 
 async fn relay(mut client: TcpStream, servers: Arc<Vec<String>>, current: Arc<AtomicUsize>) {
-    let _ = client.set_nodelay(true);
     let Some(mut upstream) = connect(&servers, &current).await else {
         tracing::warn!(servers = %servers.join(","), "no API server accepts connections");
         return;

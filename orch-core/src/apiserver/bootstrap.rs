@@ -36,7 +36,6 @@ pub async fn rebuild_allocator(state: &ApiState) -> Result<usize, ApiError> {
             .and_then(|ip| ip.parse::<Ipv4Addr>().ok())
         {
             state.ips().mark(ip);
-            // A store written before reservations existed has none.
             // A store written before reservations existed has none; an
             // existing one (ours) is fine.
             hooks::reserve(state, ip, s).await?;

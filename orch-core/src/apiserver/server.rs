@@ -194,15 +194,7 @@ pub async fn start(cfg: &ServerConfig) -> anyhow::Result<RunningServer> {
 async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, state: Arc<ApiState>) {
     let app = router::router(state);
     loop {
-        let (tcp, _) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = tcp.set_nodelay(true);
+        let tcp = crate::util::accept(&listener).await;
         let acceptor = acceptor.clone();
         let app = app.clone();
         tokio::spawn(async move {

@@ -10,7 +10,6 @@ pub mod logs;
 use std::{
     net::{IpAddr, SocketAddr},
     sync::Arc,
-    time::Duration,
 };
 
 use axum::{routing::get, Extension, Router};
@@ -62,15 +61,7 @@ pub async fn run(shared: Arc<Shared>, port: u16) -> Result<(), AgentError> {
     tracing::info!(node = %shared.node, addr = %SocketAddr::new(ip, port), "serving container logs over HTTPS");
     let app = router(shared);
     loop {
-        let (tcp, _) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = tcp.set_nodelay(true);
+        let tcp = crate::util::accept(&listener).await;
         let (acceptor, app) = (acceptor.clone(), app.clone());
         tokio::spawn(async move {
             let Ok(tls) = acceptor.accept(tcp).await else {
