@@ -30,19 +30,6 @@ pub fn short_hash(s: &str) -> String {
     format!("{h:08x}")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn short_hash_is_stable_and_short() {
-        assert_eq!(short_hash(""), "811c9dc5");
-        assert_eq!(short_hash("node-1"), short_hash("node-1"));
-        assert_ne!(short_hash("node-1"), short_hash("node-2"));
-        assert_eq!(short_hash("x").len(), 8);
-    }
-}
-
 /// The next connection on `listener`, with Nagle off. A failed accept (out
 /// of file descriptors, a connection reset before it was taken) is logged
 /// and retried after 50 ms rather than ending the listener.
@@ -58,5 +45,18 @@ pub async fn accept(listener: &tokio::net::TcpListener) -> tokio::net::TcpStream
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_hash_is_stable_and_short() {
+        assert_eq!(short_hash(""), "811c9dc5");
+        assert_eq!(short_hash("node-1"), short_hash("node-1"));
+        assert_ne!(short_hash("node-1"), short_hash("node-2"));
+        assert_eq!(short_hash("x").len(), 8);
     }
 }

@@ -226,14 +226,6 @@ async fn api_endpoints(c: &Client) -> Vec<String> {
         .collect()
 }
 
-async fn lease_holder(c: &Client) -> Option<String> {
-    let lease = Api::<Lease>::namespaced(c.clone(), "kube-system")
-        .get_opt("orch-controller-manager")
-        .await
-        .ok()??;
-    lease.spec?.holder_identity.filter(|h| !h.is_empty())
-}
-
 async fn node_ready(c: &Client, node: &str) -> Option<bool> {
     let n = Api::<Node>::all(c.clone()).get_opt(node).await.ok()??;
     let ready = n
@@ -282,14 +274,20 @@ async fn the_other_server_takes_over_and_the_node_stays_ready() {
     flags.extend(loops);
     let mut a = net.server_with(&flags);
     let ca = a.client().await;
-    let first = wait_for("server A to lead", 30, async || lease_holder(&ca).await).await;
+    let first = wait_for("server A to lead", 30, async || {
+        support::controller_lease_holder(&ca).await
+    })
+    .await;
     let token = server_token(&a);
     let mut flags = etcd_flags(&url, Some(&token));
     flags.extend(loops);
     let b = net.server_with(&flags);
     assert_same_cluster(&a, &b);
     let cb = b.client().await;
-    assert_eq!(lease_holder(&cb).await.as_deref(), Some(first.as_str()));
+    assert_eq!(
+        support::controller_lease_holder(&cb).await.as_deref(),
+        Some(first.as_str())
+    );
 
     // The agent knows both servers, A first.
     let b_url = b.url();
@@ -347,7 +345,11 @@ async fn the_other_server_takes_over_and_the_node_stays_ready() {
             "the node left Ready {:.1} s after server A died",
             killed.elapsed().as_secs_f64()
         );
-        if took_over.is_none() && lease_holder(&cb).await.is_some_and(|h| h != first) {
+        if took_over.is_none()
+            && support::controller_lease_holder(&cb)
+                .await
+                .is_some_and(|h| h != first)
+        {
             took_over = Some(killed.elapsed());
         }
         if renewed.is_none() {

@@ -12,10 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use k8s_openapi::api::{
-    coordination::v1::Lease,
-    core::v1::{Event, Node},
-};
+use k8s_openapi::api::core::v1::{Event, Node};
 use kube::{
     api::{Api, ListParams, PostParams},
     Client,
@@ -102,14 +99,6 @@ where
     }
 }
 
-async fn holder(c: &Client) -> Option<String> {
-    let lease = Api::<Lease>::namespaced(c.clone(), "kube-system")
-        .get_opt("orch-controller-manager")
-        .await
-        .ok()??;
-    lease.spec?.holder_identity.filter(|h| !h.is_empty())
-}
-
 async fn create_node(c: &Client, name: &str) {
     let node = json!({"metadata": {"name": name}, "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]}});
     Api::<Node>::all(c.clone())
@@ -150,7 +139,7 @@ async fn one_manager_leads_and_the_other_takes_over() {
     let c = s.client().await;
     let mut managers = [Manager::start(&s, "m1"), Manager::start(&s, "m2")];
 
-    let first = until(20, "a leader", || holder(&c)).await;
+    let first = until(20, "a leader", || support::controller_lease_holder(&c)).await;
     let leader = until(5, &format!("a log saying {first} leads"), || async {
         managers.iter().position(|m| m.leads_as(&first))
     })
@@ -173,7 +162,7 @@ async fn one_manager_leads_and_the_other_takes_over() {
     let stable = Instant::now() + Duration::from_secs(LEASE_SECONDS + 1);
     while Instant::now() < stable {
         assert_eq!(
-            holder(&c).await.as_deref(),
+            support::controller_lease_holder(&c).await.as_deref(),
             Some(first.as_str()),
             "leadership moved without a failure"
         );
@@ -208,7 +197,9 @@ async fn one_manager_leads_and_the_other_takes_over() {
     managers[leader].kill9();
     let killed = Instant::now();
     let second = until(LEASE_SECONDS + 5, "a new leader", || async {
-        holder(&c).await.filter(|h| *h != first)
+        support::controller_lease_holder(&c)
+            .await
+            .filter(|h| *h != first)
     })
     .await;
     let took = killed.elapsed();

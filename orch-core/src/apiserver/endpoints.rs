@@ -18,7 +18,7 @@ use super::{
     state::ApiState,
     status::ApiError,
 };
-use crate::store::{ListOptions, StoreError};
+use crate::store::{list_all, StoreError};
 
 /// Store prefix of the servers' leases.
 pub const LEASES: &str = "/registry/masterleases/";
@@ -50,17 +50,9 @@ async fn renew(state: &ApiState, ip: Ipv4Addr, port: u16) -> Result<(), StoreErr
 
 /// The (address, port) of every live lease, sorted.
 async fn live(state: &ApiState) -> Result<Vec<(Ipv4Addr, u16)>, StoreError> {
-    let page = state
-        .store
-        .list(&ListOptions {
-            prefix: LEASES.to_string(),
-            limit: 1000,
-            ..Default::default()
-        })
-        .await?;
+    let (leases, _) = list_all(state.store.as_ref(), LEASES).await?;
     let oldest = now_ms().saturating_sub(TTL.as_millis() as u64);
-    let mut out: Vec<(Ipv4Addr, u16)> = page
-        .items
+    let mut out: Vec<(Ipv4Addr, u16)> = leases
         .iter()
         .filter(|kv| {
             serde_json::from_slice::<Value>(&kv.value)

@@ -156,24 +156,21 @@ fn write_local(dir: &Path, files: &Files) -> io::Result<()> {
     Ok(())
 }
 
-/// The server token: `given`, else the one kept in `dir`, else a new one.
-/// Kept in `dir` by [`keep_token`] once it proved right.
-fn server_token(dir: &Path, given: Option<&str>) -> Result<String, SecretsError> {
+/// The server token: `given`, else the one kept in `dir`, if any; an error
+/// if both are there and differ. Kept in `dir` by [`keep_token`] once it
+/// proved right.
+fn known_token(dir: &Path, given: Option<&str>) -> Result<Option<String>, SecretsError> {
     let path = dir.join(TOKEN_FILE);
     let kept = match fs::read_to_string(&path) {
         Ok(s) => Some(s.trim().to_string()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(e.into()),
     };
-    let token = match (given, kept) {
-        (Some(g), Some(k)) if g != k => {
-            return Err(SecretsError::TokenChanged(path.display().to_string()))
-        }
-        (Some(g), _) => g.to_string(),
-        (None, Some(k)) => k,
-        (None, None) => format!("server.{}", hex::encode(rand::random::<[u8; 24]>())),
-    };
-    Ok(token)
+    match (given, kept) {
+        (Some(g), Some(k)) if g != k => Err(SecretsError::TokenChanged(path.display().to_string())),
+        (Some(g), _) => Ok(Some(g.to_string())),
+        (None, kept) => Ok(kept),
+    }
 }
 
 fn keep_token(dir: &Path, token: String) -> Result<String, SecretsError> {
@@ -193,8 +190,10 @@ pub async fn share(
     // Two attempts: a server racing us may seal first.
     for _ in 0..2 {
         let local = read_local(dir)?;
+        let known = known_token(dir, token)?;
         let Some(stored) = store.get(BOOTSTRAP_KEY).await? else {
-            let token = server_token(dir, token)?;
+            let token = known
+                .unwrap_or_else(|| format!("server.{}", hex::encode(rand::random::<[u8; 24]>())));
             let files = match local {
                 Some(f) => f,
                 None => {
@@ -209,11 +208,7 @@ pub async fn share(
                 Err(e) => return Err(e.into()),
             }
         };
-        let has_token = token.is_some() || dir.join(TOKEN_FILE).exists();
-        if !has_token {
-            return Err(SecretsError::TokenNeeded);
-        }
-        let token = server_token(dir, token)?;
+        let token = known.ok_or(SecretsError::TokenNeeded)?;
         let files = open(&stored.value, &token)?;
         match local {
             Some(mine) => {

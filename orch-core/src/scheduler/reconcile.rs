@@ -42,7 +42,7 @@ pub struct Stats {
 #[derive(Debug, Clone)]
 struct Pending {
     info: Arc<PodInfo>,
-    pod: Arc<ForReports>,
+    report: Arc<ForReports>,
     /// The Unschedulable message last written for this pod. The watch copy
     /// in `pod` can lag behind our own status patch, so this is what stops
     /// a retry from writing the same condition again.
@@ -225,7 +225,7 @@ impl Reconciler {
             key.clone(),
             Pending {
                 info: Arc::new(info),
-                pod: Arc::new(ForReports::of(pod)),
+                report: Arc::new(ForReports::of(pod)),
                 reported,
             },
         );
@@ -293,7 +293,7 @@ impl Reconciler {
         tracing::debug!(pod = key, %message, "unschedulable");
         let already = p.reported.as_deref() == Some(message.as_str());
         if let Some(conditions) =
-            unschedulable_conditions(&p.pod.conditions, &message).filter(|_| !already)
+            unschedulable_conditions(&p.report.conditions, &message).filter(|_| !already)
         {
             if let Some(entry) = self.pending.get_mut(key) {
                 entry.reported = Some(Arc::from(message.as_str()));
@@ -305,7 +305,7 @@ impl Reconciler {
             });
         }
         out.push(Action::Event {
-            about: p.pod.about.clone(),
+            about: p.report.about.clone(),
             kind: EventType::Warning,
             reason: "FailedScheduling",
             message,
@@ -334,7 +334,7 @@ impl Reconciler {
                 self.cache.finish_binding(uid, now);
                 self.forget_pending(&key, uid);
                 let about = match &pending {
-                    Some(p) => p.pod.about.clone(),
+                    Some(p) => p.report.about.clone(),
                     None => ObjectReference {
                         api_version: Some("v1".into()),
                         kind: Some("Pod".into()),
@@ -371,7 +371,7 @@ impl Reconciler {
                 if let Some(p) = pending {
                     self.queue.backoff(&key, now);
                     out.push(Action::Event {
-                        about: p.pod.about.clone(),
+                        about: p.report.about.clone(),
                         kind: EventType::Warning,
                         reason: "FailedScheduling",
                         message: format!("Binding rejected: {error}"),

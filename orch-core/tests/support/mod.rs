@@ -128,6 +128,19 @@ pub fn added_names(body: &[u8]) -> Vec<String> {
         .collect()
 }
 
+/// Who holds the controller manager's leader Lease
+/// (`kube-system/orch-controller-manager`), if anyone.
+pub async fn controller_lease_holder(c: &kube::Client) -> Option<String> {
+    let lease = kube::Api::<k8s_openapi::api::coordination::v1::Lease>::namespaced(
+        c.clone(),
+        "kube-system",
+    )
+    .get_opt("orch-controller-manager")
+    .await
+    .ok()??;
+    lease.spec?.holder_identity.filter(|h| !h.is_empty())
+}
+
 /// A running server.
 pub struct TestServer {
     pub dir: tempfile::TempDir,
