@@ -33,14 +33,18 @@ use kube::{
     Client, Resource, ResourceExt,
 };
 use orch_core::controllers::{
-    endpointslice, gc, namespace, nodeipam, nodelifecycle, runtime::supervise, ControllerError,
-    ControllerOptions,
+    endpointslice,
+    feed::{self, PodFeed},
+    gc, namespace, nodeipam, nodelifecycle,
+    runtime::supervise,
+    ControllerError, ControllerOptions,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use support::TestServer;
 
-type RunFn = fn(Client, ControllerOptions) -> BoxFuture<'static, Result<(), ControllerError>>;
+type RunFn =
+    fn(Client, ControllerOptions, PodFeed) -> BoxFuture<'static, Result<(), ControllerError>>;
 
 /// A server plus the five controllers under test, stopped on drop.
 struct Cluster {
@@ -70,16 +74,27 @@ impl Cluster {
 
     fn start_controllers(&mut self) {
         let runs: [(&'static str, RunFn); 5] = [
-            ("endpointslice", |c, o| endpointslice::run(c, o).boxed()),
-            ("nodelifecycle", |c, o| nodelifecycle::run(c, o).boxed()),
-            ("nodeipam", |c, o| nodeipam::run(c, o).boxed()),
-            ("garbagecollector", |c, o| gc::run(c, o).boxed()),
-            ("namespace", |c, o| namespace::run(c, o).boxed()),
+            ("endpointslice", |c, o, p| {
+                endpointslice::run(c, o, p).boxed()
+            }),
+            ("nodelifecycle", |c, o, p| {
+                nodelifecycle::run(c, o, p).boxed()
+            }),
+            ("nodeipam", |c, o, _| nodeipam::run(c, o).boxed()),
+            ("garbagecollector", |c, o, _| gc::run(c, o).boxed()),
+            ("namespace", |c, o, _| namespace::run(c, o).boxed()),
         ];
+        // The two controllers that read pods share one Pod feed, as in
+        // `orch server`.
+        let (pods, pod_watch) = feed::pods(self.client.clone(), Duration::ZERO);
+        self.tasks.push(tokio::spawn(async move {
+            let e = pod_watch.await;
+            tracing::warn!(error = %e, "the Pod feed ended");
+        }));
         for (name, run) in runs {
-            let (c, o) = (self.client.clone(), self.opts.clone());
+            let (c, o, p) = (self.client.clone(), self.opts.clone(), pods.clone());
             self.tasks.push(tokio::spawn(async move {
-                supervise(name, || run(c.clone(), o.clone())).await
+                supervise(name, || run(c.clone(), o.clone(), p.clone())).await
             }));
         }
     }

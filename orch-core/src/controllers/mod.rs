@@ -4,6 +4,7 @@
 //! inside `orch server` by default, or alone as `orch controller-manager`,
 //! and only the holder of the leader Lease reconciles.
 pub mod events;
+pub mod feed;
 pub mod leader;
 pub mod runtime;
 pub mod slim;
@@ -51,18 +52,44 @@ pub mod replicaset;
 
 pub use error::ControllerError;
 
-/// Runs every controller until the task is aborted (leadership lost).
+/// Runs every controller until the task is aborted (leadership lost), or
+/// the shared Pod watch ends (the leader loop then starts them afresh).
 pub async fn run_all(client: kube::Client, opts: ControllerOptions) {
     use runtime::supervise;
     let c = &client;
     let o = &opts;
-    tokio::join!(
-        supervise("replicaset", || replicaset::run(c.clone(), o.clone())),
-        supervise("deployment", || deployment::run(c.clone(), o.clone())),
-        supervise("endpointslice", || endpointslice::run(c.clone(), o.clone())),
-        supervise("nodelifecycle", || nodelifecycle::run(c.clone(), o.clone())),
-        supervise("nodeipam", || nodeipam::run(c.clone(), o.clone())),
-        supervise("garbagecollector", || gc::run(c.clone(), o.clone())),
-        supervise("namespace", || namespace::run(c.clone(), o.clone())),
-    );
+    // One Pod watch and cache for every controller that reads pods.
+    let (pods, pod_watch) = feed::pods(client.clone(), feed::test_watch_lag());
+    let p = &pods;
+    let controllers = async {
+        tokio::join!(
+            supervise("replicaset", || replicaset::run(
+                c.clone(),
+                o.clone(),
+                p.clone()
+            )),
+            supervise("deployment", || deployment::run(
+                c.clone(),
+                o.clone(),
+                p.clone()
+            )),
+            supervise("endpointslice", || endpointslice::run(
+                c.clone(),
+                o.clone(),
+                p.clone()
+            )),
+            supervise("nodelifecycle", || nodelifecycle::run(
+                c.clone(),
+                o.clone(),
+                p.clone()
+            )),
+            supervise("nodeipam", || nodeipam::run(c.clone(), o.clone())),
+            supervise("garbagecollector", || gc::run(c.clone(), o.clone())),
+            supervise("namespace", || namespace::run(c.clone(), o.clone())),
+        )
+    };
+    tokio::select! {
+        e = pod_watch => tracing::warn!(error = %e, "the shared Pod feed ended; restarting the controllers"),
+        _ = controllers => {}
+    }
 }

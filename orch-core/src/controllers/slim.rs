@@ -1,54 +1,40 @@
-//! Smaller Pods for the controllers' caches. The node lifecycle,
-//! ReplicaSet and Deployment controllers each keep every pod of the
-//! cluster in memory, and none reads the containers (images, commands,
-//! environment, probes, resources), the volumes or the managed fields, so
-//! their caches keep pods without them. The EndpointSlice controller keeps
-//! the named ports of the containers that have some, to resolve named
-//! target ports (a pod whose containers name no port keeps none). Status
-//! is kept whole: status writes send it back, and the API server takes
-//! only the status from them.
+//! Smaller Pods for the controllers' cache. The controllers share one
+//! cache of every pod of the cluster (see [`super::feed`]), and none reads
+//! the containers' images, commands, environment, probes or resources,
+//! the volumes or the managed fields, so the cache keeps pods without
+//! them. Of the containers only the named ports stay (the EndpointSlice
+//! controller resolves named target ports with them), and only of the
+//! containers that name some. Status is kept whole: status writes send it
+//! back, and the API server takes only the status from them.
 use k8s_openapi::api::core::v1::{Container, Pod};
 
-/// Drops what no controller reads, containers included.
+/// Drops what no controller reads.
 pub fn pod(p: &mut Pod) {
-    common(p);
-    if let Some(spec) = p.spec.as_mut() {
-        spec.containers = Vec::new();
-    }
-}
-
-/// Drops what no controller reads but the containers' named ports.
-pub fn pod_with_ports(p: &mut Pod) {
-    common(p);
-    if let Some(spec) = p.spec.as_mut() {
-        spec.containers = std::mem::take(&mut spec.containers)
-            .into_iter()
-            .filter_map(|c| {
-                let named: Vec<_> = c
-                    .ports?
-                    .into_iter()
-                    .filter(|port| port.name.is_some())
-                    .collect();
-                (!named.is_empty()).then(|| Container {
-                    name: c.name,
-                    ports: Some(named),
-                    ..Default::default()
-                })
-            })
-            .collect();
-    }
-}
-
-fn common(p: &mut Pod) {
     p.metadata.managed_fields = None;
     if let Some(a) = p.metadata.annotations.as_mut() {
         a.remove("kubectl.kubernetes.io/last-applied-configuration");
     }
-    if let Some(spec) = p.spec.as_mut() {
-        spec.init_containers = None;
-        spec.ephemeral_containers = None;
-        spec.volumes = None;
-    }
+    let Some(spec) = p.spec.as_mut() else {
+        return;
+    };
+    spec.init_containers = None;
+    spec.ephemeral_containers = None;
+    spec.volumes = None;
+    spec.containers = std::mem::take(&mut spec.containers)
+        .into_iter()
+        .filter_map(|c| {
+            let named: Vec<_> = c
+                .ports?
+                .into_iter()
+                .filter(|port| port.name.is_some())
+                .collect();
+            (!named.is_empty()).then(|| Container {
+                name: c.name,
+                ports: Some(named),
+                ..Default::default()
+            })
+        })
+        .collect();
 }
 
 #[cfg(test)]
@@ -78,7 +64,7 @@ mod tests {
         let mut p = full.clone();
         pod(&mut p);
         let spec = p.spec.as_ref().unwrap();
-        assert!(spec.containers.is_empty() && spec.volumes.is_none());
+        assert!(spec.volumes.is_none());
         assert_eq!(spec.node_name.as_deref(), Some("n1"));
         assert_eq!(spec.tolerations, full.spec.as_ref().unwrap().tolerations);
         assert_eq!(p.status, full.status, "status is kept whole");
@@ -87,8 +73,6 @@ mod tests {
         assert!(a.contains_key("controller.kubernetes.io/pod-deletion-cost"));
         assert!(!a.contains_key("kubectl.kubernetes.io/last-applied-configuration"));
 
-        let mut p = full.clone();
-        pod_with_ports(&mut p);
         let c = &p.spec.as_ref().unwrap().containers[0];
         assert_eq!(c.name, "main");
         assert_eq!(c.ports.as_ref().unwrap()[0].name.as_deref(), Some("http"));
@@ -98,7 +82,7 @@ mod tests {
         let mut p = full;
         let spec = p.spec.as_mut().unwrap();
         spec.containers[0].ports.as_mut().unwrap()[0].name = None;
-        pod_with_ports(&mut p);
+        pod(&mut p);
         assert!(p.spec.unwrap().containers.is_empty());
     }
 }

@@ -1,6 +1,6 @@
 //! The scheduler's event loop: two watches in, API calls out. Bindings and
-//! status writes run as tasks of one `JoinSet` (aborted with the loop);
-//! Events go through a bounded queue to one writer and are dropped when it
+//! status writes run as tasks (aborted with the loop); new attempts wait
+//! while [`MAX_STATUS_WRITES`] writes are in flight. Events go through a bounded queue to one writer and are dropped when it
 //! is full, as Kubernetes' event broadcaster drops them.
 use std::time::{Duration, Instant};
 
@@ -27,12 +27,17 @@ use crate::controllers::{
 const BATCH: usize = 32;
 /// Events waiting to be written at most.
 const EVENT_QUEUE: usize = 1000;
+/// Status writes (PodScheduled=False) in flight at most: with this many
+/// unanswered, no new attempt starts, so a burst of unschedulable pods
+/// holds the scheduler back instead of piling up requests.
+const MAX_STATUS_WRITES: usize = 64;
 
-/// A finished API call.
-#[derive(Debug)]
-enum Done {
-    Bind(Binding, BindResult),
-    Other,
+/// The API calls in flight: bindings, and status writes apart so that
+/// their number can hold new attempts back.
+#[derive(Default)]
+struct Calls {
+    binds: JoinSet<(Binding, BindResult)>,
+    writes: JoinSet<()>,
 }
 
 /// Binds a pod; 409 "already assigned" means someone bound it first.
@@ -112,13 +117,13 @@ impl Drop for EventSink {
     }
 }
 
-fn execute(a: Action, client: &Client, calls: &mut JoinSet<Done>, events: &mut EventSink) {
+fn execute(a: Action, client: &Client, calls: &mut Calls, events: &mut EventSink) {
     match a {
         Action::Bind(b) => {
             let client = client.clone();
-            calls.spawn(async move {
+            calls.binds.spawn(async move {
                 let result = bind(client, &b.namespace, &b.name, &b.uid, &b.node).await;
-                Done::Bind(b, result)
+                (b, result)
             });
         }
         Action::SetConditions {
@@ -127,7 +132,7 @@ fn execute(a: Action, client: &Client, calls: &mut JoinSet<Done>, events: &mut E
             conditions,
         } => {
             let api: Api<Pod> = Api::namespaced(client.clone(), &namespace);
-            calls.spawn(async move {
+            calls.writes.spawn(async move {
                 let patch = json!({"status": {"conditions": conditions}});
                 if let Err(e) = api
                     .patch_status(&name, &PatchParams::default(), &Patch::Merge(patch))
@@ -135,7 +140,6 @@ fn execute(a: Action, client: &Client, calls: &mut JoinSet<Done>, events: &mut E
                 {
                     tracing::debug!(pod = %name, error = %e, "could not write PodScheduled=False");
                 }
-                Done::Other
             });
         }
         Action::Event {
@@ -158,7 +162,7 @@ pub async fn run(client: Client, opts: SchedulerOptions) -> Result<(), Controlle
         .boxed();
     let mut r = Reconciler::new(&opts);
     let mut events = EventSink::start(Recorder::new(client.clone(), &opts.name));
-    let mut calls: JoinSet<Done> = JoinSet::new();
+    let mut calls = Calls::default();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut actions = Vec::new();
@@ -178,19 +182,25 @@ pub async fn run(client: Client, opts: SchedulerOptions) -> Result<(), Controlle
                 Some(Err(e)) => tracing::warn!(error = %e, "pod watch failed; retrying"),
                 None => return Err(ControllerError::Other("pod watch ended".into())),
             },
-            Some(done) = calls.join_next(), if !calls.is_empty() => match done {
-                Ok(Done::Bind(b, result)) => {
+            Some(done) = calls.binds.join_next(), if !calls.binds.is_empty() => match done {
+                Ok((b, result)) => {
                     if let BindResult::Failed(e) = &result {
                         tracing::warn!(pod = %format!("{}/{}", b.namespace, b.name), node = %b.node, error = %e, "binding failed");
                     }
                     r.on_bind_result(&b, result, Instant::now(), &mut actions);
                 }
-                Ok(Done::Other) => {}
-                Err(e) => tracing::warn!(error = %e, "scheduler call task failed"),
+                Err(e) => tracing::warn!(error = %e, "scheduler binding task failed"),
             },
+            Some(done) = calls.writes.join_next(), if !calls.writes.is_empty() => {
+                if let Err(e) = done {
+                    tracing::warn!(error = %e, "scheduler status write task failed");
+                }
+            }
             _ = tokio::time::sleep_until(deadline.unwrap_or(far)), if deadline.is_some() => r.tick(Instant::now()),
             _ = tick.tick() => r.tick(Instant::now()),
-            _ = std::future::ready(()), if r.can_schedule() => r.schedule(Instant::now(), BATCH, &mut actions),
+            _ = std::future::ready(()), if r.can_schedule() && calls.writes.len() < MAX_STATUS_WRITES => {
+                r.schedule(Instant::now(), BATCH, &mut actions)
+            }
         }
         for a in actions.drain(..) {
             execute(a, &client, &mut calls, &mut events);

@@ -274,8 +274,10 @@ pub struct Measured {
     pub watch: WatchOutcome,
     /// Memory after start.
     pub idle: Rss,
-    /// Memory holding the Pods and Services.
+    /// Memory holding the Pods and Services, once the server settled.
     pub holding: Rss,
+    /// How long after the last create the server settled (see [`settle`]).
+    pub settled_after: Duration,
     /// Memory after the watch phase.
     pub after_watch: Rss,
     /// Size of one stored Pod as JSON.
@@ -292,6 +294,39 @@ async fn server_metrics(client: &kube::Client) -> String {
         return String::new();
     };
     client.request_text(req).await.unwrap_or_default()
+}
+
+/// Polls between two readings of the server's store writes in [`settle`].
+const SETTLE_POLL: Duration = Duration::from_secs(1);
+/// Readings in a row with at most [`SETTLE_IDLE_WRITES`] new writes that
+/// count as settled.
+const SETTLE_QUIET: u32 = 5;
+/// Writes per poll a settled server still makes: Lease renewals of the
+/// controller manager, the scheduler and the API server's endpoints.
+const SETTLE_IDLE_WRITES: f64 = 10.0;
+/// Longest wait for the server to settle.
+const SETTLE_CAP: Duration = Duration::from_secs(180);
+
+/// Waits until the server stops writing: its controllers and scheduler
+/// have acted on every object created (slices written, pods' scheduling
+/// reported, events recorded), so that memory is read in the steady state
+/// the objects cause, not halfway through reacting to them. Returns how
+/// long that took (at most [`SETTLE_CAP`]).
+async fn settle(admin: &kube::Client) -> Duration {
+    let started = tokio::time::Instant::now();
+    let writes = |text: &str| super::prom::value(text, "orch_store_writes_total");
+    let mut last = writes(&server_metrics(admin).await);
+    let mut quiet = 0;
+    while quiet < SETTLE_QUIET && started.elapsed() < SETTLE_CAP {
+        tokio::time::sleep(SETTLE_POLL).await;
+        let now = writes(&server_metrics(admin).await);
+        quiet = match (last, now) {
+            (Some(a), Some(b)) if b - a <= SETTLE_IDLE_WRITES => quiet + 1,
+            _ => 0,
+        };
+        last = now;
+    }
+    started.elapsed()
 }
 
 /// Runs every phase against a fresh server of `variant`.
@@ -381,10 +416,14 @@ async fn measure(p: &ApiParams, variant: &Variant, orch_bin: &Path) -> Result<Me
         .await
         .context("reading back a pod")?;
     let pod_bytes = serde_json::to_vec(&stored)?;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let settled_after = settle(&admin).await;
     let holding = Rss::of(pid)?;
     let metrics_holding = server_metrics(&admin).await;
-    eprintln!("    server VmRSS {} KiB holding the objects", holding.rss);
+    eprintln!(
+        "    server VmRSS {} KiB holding the objects, {:.0} s after the creates",
+        holding.rss,
+        settled_after.as_secs_f64()
+    );
 
     eprintln!("    create {SINGLE} ConfigMaps, 1 client, no watchers");
     let c = admin.clone();
@@ -423,6 +462,7 @@ async fn measure(p: &ApiParams, variant: &Variant, orch_bin: &Path) -> Result<Me
         watch,
         idle,
         holding,
+        settled_after,
         after_watch,
         pod_bytes,
         metrics_holding,

@@ -61,7 +61,7 @@ pub fn figures(all: &[Measured], store: &Phase) -> ApiFigures {
                 version_per_sec: m.version.outcome.rate(),
                 watch_p99_ms: millis(percentile(&m.watch.from_return, 99.0)),
                 watch_missing: m.watch.missing,
-                rss_holding_mib: m.holding.rss as f64 / 1024.0,
+                rss_holding_mib: m.holding.rss.max(m.after_watch.rss) as f64 / 1024.0,
             })
             .collect(),
     }
@@ -134,7 +134,11 @@ fn variant(r: &mut Report, p: &ApiParams, m: &Measured, store: &Phase) {
 
     r.para(
         "\nServer memory: `VmRSS` (resident) and `VmHWM` (peak resident) from \
-         `/proc/<pid>/status`, in MiB (150 MB = 143.1 MiB).",
+         `/proc/<pid>/status`, in MiB (150 MB = 143.1 MiB). The holding reading is \
+         taken once the server settled (its store writes down to Lease renewals), \
+         so that the controllers and the scheduler have acted on every object; \
+         the server still holds every object after the watch phase, so the goal \
+         applies there too.",
     );
     let mut t = Table::new(&["when", "VmRSS MiB", "VmHWM MiB", "goal < 150 MB"]);
     let goal = |x: Rss| verdict((x.rss as f64) * 1024.0 < goals::API_RSS_BYTES).to_string();
@@ -146,8 +150,10 @@ fn variant(r: &mut Report, p: &ApiParams, m: &Measured, store: &Phase) {
     ]);
     t.row(vec![
         format!(
-            "holding {} Pods + {} Services",
-            m.pods.outcome.ok, m.services.outcome.ok
+            "holding {} Pods + {} Services (settled {:.0} s after the creates)",
+            m.pods.outcome.ok,
+            m.services.outcome.ok,
+            m.settled_after.as_secs_f64()
         ),
         mib(m.holding.rss),
         mib(m.holding.hwm),
@@ -160,7 +166,7 @@ fn variant(r: &mut Report, p: &ApiParams, m: &Measured, store: &Phase) {
         ),
         mib(m.after_watch.rss),
         mib(m.after_watch.hwm),
-        String::new(),
+        goal(m.after_watch),
     ]);
     r.table(&t);
     work(r, m);

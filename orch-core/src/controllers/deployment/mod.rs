@@ -6,7 +6,8 @@
 //! Available and Progressing conditions (with progressDeadlineSeconds) and
 //! the replica counts in status; ScalingReplicaSet events.
 //!
-//! Watches of Deployments, ReplicaSets and Pods feed reflector caches. A
+//! Feeds of Deployments and ReplicaSets and the shared Pod feed keep the
+//! caches. A
 //! ReplicaSet change triggers its Deployment (for an orphan, every
 //! Deployment whose selector matches it); a pod going away triggers the
 //! Deployment of its ReplicaSet, which Recreate waits for. Every write to a
@@ -26,28 +27,22 @@ mod sync;
 
 pub(crate) use conditions::TIMED_OUT;
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use k8s_openapi::api::{
     apps::v1::{Deployment, ReplicaSet},
     core::v1::Pod,
 };
-use kube::{
-    api::Api,
-    runtime::{
-        reflector::{self, Store},
-        watcher::Event,
-    },
-    Client,
-};
+use kube::{api::Api, runtime::reflector::Store, Client};
 
 use super::{
     events::Recorder,
+    feed::{Change, Feed, PodFeed},
     replicaset::{
         claim::{controller_of, selector_of},
-        informer::{self, inform, Key, Triggers},
+        informer::{self, Key, Triggers},
     },
-    slim, ControllerError, ControllerOptions,
+    ControllerError, ControllerOptions,
 };
 
 /// Reconciles running at once.
@@ -61,81 +56,67 @@ struct Ctx {
     recorder: Recorder,
 }
 
-/// Runs the Deployment controller until its watches end.
-pub async fn run(client: Client, _opts: ControllerOptions) -> Result<(), ControllerError> {
-    let (deployments, d_writer) = reflector::store::<Deployment>();
-    let (replicasets, rs_writer) = reflector::store::<ReplicaSet>();
-    let (pods, pod_writer) = reflector::store::<Pod>();
+/// Runs the Deployment controller, reading pods from the shared `pods`
+/// feed, until its watches end.
+pub async fn run(
+    client: Client,
+    _opts: ControllerOptions,
+    pods: PodFeed,
+) -> Result<(), ControllerError> {
+    let (deployments, d_watch) = Feed::whole(Api::<Deployment>::all(client.clone()));
+    let (replicasets, rs_watch) = Feed::whole(Api::<ReplicaSet>::all(client.clone()));
     let (triggers, rx) = Triggers::channel();
     let ctx = Arc::new(Ctx {
         client: client.clone(),
-        replicasets: replicasets.clone(),
-        pods: pods.clone(),
+        replicasets: replicasets.store().clone(),
+        pods: pods.store().clone(),
         recorder: Recorder::new(client.clone(), "deployment-controller"),
     });
 
-    let d_events = inform(
-        Api::<Deployment>::all(client.clone()),
-        d_writer,
-        |_| {},
-        Duration::ZERO,
-        {
-            let triggers = triggers.clone();
-            move |_, event: &Event<Deployment>| {
-                if let Event::Apply(d) | Event::InitApply(d) = event {
-                    triggers.send(&Key::of(d));
-                }
+    let _d_events = deployments.subscribe({
+        let triggers = triggers.clone();
+        move |_, change| {
+            if let Change::Applied(d) = change {
+                triggers.send(&Key::of(&**d));
             }
-        },
-    );
-    let rs_events = inform(
-        Api::<ReplicaSet>::all(client.clone()),
-        rs_writer,
-        |_| {},
-        Duration::ZERO,
-        {
-            let (triggers, deployments) = (triggers.clone(), deployments.clone());
-            move |old, event: &Event<ReplicaSet>| match event {
-                Event::Apply(rs) | Event::InitApply(rs) => {
-                    let mut keys: Vec<Key> = old.iter().filter_map(|o| owner_key(o)).collect();
-                    keys.extend(owner_key(rs));
-                    if controller_of(&rs.metadata).is_none() {
-                        keys.extend(matching_deployments(&deployments, rs));
-                    }
-                    keys.iter().for_each(|k| triggers.send(k));
+        }
+    });
+    let _rs_events = replicasets.subscribe({
+        let (triggers, deployments) = (triggers.clone(), deployments.store().clone());
+        move |old, change| match change {
+            Change::Applied(rs) => {
+                let mut keys: Vec<Key> = old.into_iter().filter_map(owner_key).collect();
+                keys.extend(owner_key(rs));
+                if controller_of(&rs.metadata).is_none() {
+                    keys.extend(matching_deployments(&deployments, rs));
                 }
-                Event::Delete(rs) => owner_key(rs).iter().for_each(|k| triggers.send(k)),
-                Event::Init | Event::InitDone => {}
+                keys.iter().for_each(|k| triggers.send(k));
             }
-        },
-    );
-    let pod_events = inform(
-        Api::<Pod>::all(client),
-        pod_writer,
-        slim::pod,
-        Duration::ZERO,
-        {
-            let (triggers, replicasets) = (triggers.clone(), replicasets.clone());
-            move |_, event: &Event<Pod>| match event {
-                Event::Delete(pod) => deployment_of_pod(&replicasets, pod)
+            Change::Deleted(rs) => owner_key(rs).iter().for_each(|k| triggers.send(k)),
+            Change::Listed => {}
+        }
+    });
+    let _pod_events = pods.subscribe({
+        let (triggers, replicasets) = (triggers.clone(), ctx.replicasets.clone());
+        move |_, change| match change {
+            Change::Deleted(pod) => deployment_of_pod(&replicasets, pod)
+                .iter()
+                .for_each(|k| triggers.send(k)),
+            Change::Applied(pod) if pod.metadata.deletion_timestamp.is_some() => {
+                deployment_of_pod(&replicasets, pod)
                     .iter()
-                    .for_each(|k| triggers.send(k)),
-                Event::Apply(pod) if pod.metadata.deletion_timestamp.is_some() => {
-                    deployment_of_pod(&replicasets, pod)
-                        .iter()
-                        .for_each(|k| triggers.send(k))
-                }
-                _ => {}
+                    .for_each(|k| triggers.send(k))
             }
-        },
-    );
+            _ => {}
+        }
+    });
     let syncs = async {
-        informer::wait_ready(&pods).await?;
-        informer::wait_ready(&replicasets).await?;
-        informer::wait_ready(&deployments).await?;
+        pods.ready().await?;
+        replicasets.ready().await?;
+        deployments.ready().await?;
         informer::reconcile_loop(
             "deployment",
-            deployments.clone(),
+            deployments.store().clone(),
             rx,
             ctx,
             WORKERS,
@@ -147,9 +128,8 @@ pub async fn run(client: Client, _opts: ControllerOptions) -> Result<(), Control
         ))
     };
     tokio::select! {
-        r = d_events => r,
-        r = rs_events => r,
-        r = pod_events => r,
+        e = d_watch => Err(e),
+        e = rs_watch => Err(e),
         r = syncs => r,
     }
 }
@@ -193,6 +173,7 @@ fn deployment_of_pod(replicasets: &Store<ReplicaSet>, pod: &Pod) -> Option<Key> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kube::runtime::{reflector, watcher::Event};
     use serde_json::json;
 
     #[test]

@@ -7,8 +7,8 @@
 //! only when their content changes. Slices managed by anyone else (the API
 //! server's own `kubernetes` slice) are never touched.
 //!
-//! Watchers on Services, Pods and our slices feed reflectors; every change
-//! queues the Services it concerns, and one reconcile (one tracing span) at a
+//! Feeds of Services and of our slices and the shared Pod feed keep the
+//! caches; every change queues the Services it concerns, and one reconcile (one tracing span) at a
 //! time per Service computes the wanted slices and writes the difference.
 pub mod desired;
 #[cfg(test)]
@@ -19,7 +19,6 @@ mod plan_tests;
 pub mod pod;
 mod sweep;
 mod sync;
-pub mod watch;
 
 use std::{sync::Arc, time::Duration};
 
@@ -34,16 +33,21 @@ use kube::{
         applier,
         controller::Action,
         reflector::{ObjectRef, Store},
-        watcher::{self, Event},
-        Config,
+        watcher, Config,
     },
     Client, ResourceExt,
 };
 use tokio::sync::mpsc;
 
-use super::{slim, ControllerError, ControllerOptions};
+use super::{
+    feed::{ready, Change, Feed, PodFeed},
+    ControllerError, ControllerOptions,
+};
 use plan::{MANAGED_BY, MANAGED_BY_LABEL, SERVICE_NAME_LABEL};
-use watch::{ready, reflect, reflect_trimmed, requests};
+
+/// Services reconciled at once (kube-controller-manager's
+/// `--concurrent-service-endpoint-syncs` default).
+const WORKERS: u16 = 5;
 
 /// What the reconciles share: the client and the three caches.
 struct Ctx {
@@ -75,41 +79,46 @@ impl Ctx {
     }
 }
 
-/// Runs the EndpointSlice controller.
-pub async fn run(client: Client, _opts: ControllerOptions) -> Result<(), ControllerError> {
+/// Runs the EndpointSlice controller, reading pods from the shared `pods`
+/// feed.
+pub async fn run(
+    client: Client,
+    _opts: ControllerOptions,
+    pods: PodFeed,
+) -> Result<(), ControllerError> {
     let managed = watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}"));
-    let (services, svc_events) = reflect(Api::<Service>::all(client.clone()), Default::default());
-    let (pods, pod_events) = reflect_trimmed(
-        Api::<Pod>::all(client.clone()),
-        Default::default(),
-        slim::pod_with_ports,
+    let (services, svc_watch) = Feed::whole(Api::<Service>::all(client.clone()));
+    let (slices, slice_watch) = Feed::new(
+        Api::<EndpointSlice>::all(client.clone()),
+        managed,
+        |_| {},
+        Duration::ZERO,
     );
-    let (slices, slice_events) = reflect(Api::<EndpointSlice>::all(client.clone()), managed);
     let ctx = Arc::new(Ctx {
         client: client.clone(),
-        services,
-        pods,
-        slices,
+        services: services.store().clone(),
+        pods: pods.store().clone(),
+        slices: slices.store().clone(),
     });
     let (gone_tx, gone_rx) = mpsc::unbounded_channel::<(String, String)>();
 
     let tx = gone_tx.clone();
-    let from_services = requests(svc_events, move |ev| match ev {
-        Event::Apply(s) | Event::InitApply(s) => vec![ObjectRef::from_obj(&s)],
-        Event::Delete(s) => {
+    let from_services = services.requests(move |change| match change {
+        Change::Applied(s) => vec![ObjectRef::from_obj(&**s)],
+        Change::Deleted(s) => {
             let _ = tx.send((s.namespace().unwrap_or_default(), s.name_any()));
             Vec::new()
         }
-        _ => Vec::new(),
+        Change::Listed => Vec::new(),
     });
     let c = ctx.clone();
-    let from_pods = requests(pod_events, move |ev| match ev {
-        Event::Apply(p) | Event::InitApply(p) | Event::Delete(p) => services_for_pod(&c, &p),
-        _ => Vec::new(),
+    let from_pods = pods.requests(move |change| match change {
+        Change::Applied(p) | Change::Deleted(p) => services_for_pod(&c, p),
+        Change::Listed => Vec::new(),
     });
     let c = ctx.clone();
-    let from_slices = requests(slice_events, move |ev| match ev {
-        Event::Apply(s) | Event::InitApply(s) | Event::Delete(s) => {
+    let from_slices = slices.requests(move |change| match change {
+        Change::Applied(s) | Change::Deleted(s) => {
             let (ns, name) = (
                 s.namespace().unwrap_or_default(),
                 s.labels()
@@ -123,7 +132,7 @@ pub async fn run(client: Client, _opts: ControllerOptions) -> Result<(), Control
             }
             vec![svc]
         }
-        _ => Vec::new(),
+        Change::Listed => Vec::new(),
     });
     let queue = stream::select_all([
         from_services.boxed(),
@@ -136,7 +145,7 @@ pub async fn run(client: Client, _opts: ControllerOptions) -> Result<(), Control
         ctx.clone(),
         ctx.services.clone(),
         queue,
-        Config::default(),
+        Config::default().concurrency(WORKERS),
     )
     .for_each(|r| {
         if let Err(e) = r {
@@ -144,8 +153,11 @@ pub async fn run(client: Client, _opts: ControllerOptions) -> Result<(), Control
         }
         futures::future::ready(())
     });
-    tokio::join!(controller, sweep::run(ctx, gone_rx));
-    Ok(())
+    tokio::select! {
+        e = svc_watch => Err(e),
+        e = slice_watch => Err(e),
+        _ = futures::future::join(controller, sweep::run(ctx.clone(), gone_rx)) => Ok(()),
+    }
 }
 
 /// The Services that select the pod, or whose slices list it (it may have

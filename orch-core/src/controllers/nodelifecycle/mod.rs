@@ -8,7 +8,8 @@
 //! the agent is back (Lease renewed, Ready=True) the taints go. A pod GC
 //! force-deletes pods bound to nodes that no longer exist.
 //!
-//! Watchers on Nodes, Leases and Pods feed reflectors; changes queue the
+//! Feeds of Nodes and Leases and the shared Pod feed keep the caches;
+//! changes queue the
 //! node concerned, and one reconcile (one tracing span) per node at a time
 //! judges its health, writes status and taints, and evicts; each reconcile
 //! asks to run again when the next deadline (grace period or toleration)
@@ -31,7 +32,6 @@ use kube::{
         applier,
         controller::Action,
         reflector::{ObjectRef, Store},
-        watcher::Event,
         Config,
     },
     Client, ResourceExt,
@@ -39,14 +39,17 @@ use kube::{
 
 use super::{
     endpointslice::pod::node_name,
-    endpointslice::watch::{ready, reflect, reflect_trimmed, requests},
     events::Recorder,
-    slim, ControllerError, ControllerOptions,
+    feed::{ready, Change, Feed, PodFeed},
+    ControllerError, ControllerOptions,
 };
 use health::Health;
 
 /// Namespace of the node Leases.
 pub const NODE_LEASE_NAMESPACE: &str = "kube-node-lease";
+
+/// Nodes reconciled at once.
+const WORKERS: u16 = 4;
 
 /// What the reconciles share.
 struct Ctx {
@@ -83,38 +86,40 @@ impl Ctx {
     }
 }
 
-/// Runs the node lifecycle controller (with its taint manager and pod GC).
-pub async fn run(client: Client, opts: ControllerOptions) -> Result<(), ControllerError> {
-    let (nodes, node_events) = reflect(Api::<Node>::all(client.clone()), Default::default());
-    let lease_api = Api::<Lease>::namespaced(client.clone(), NODE_LEASE_NAMESPACE);
-    let (leases, lease_events) = reflect(lease_api, Default::default());
-    let (pods, pod_events) = reflect_trimmed(
-        Api::<Pod>::all(client.clone()),
-        Default::default(),
-        slim::pod,
-    );
+/// Runs the node lifecycle controller (with its taint manager and pod GC),
+/// reading pods from the shared `pods` feed.
+pub async fn run(
+    client: Client,
+    opts: ControllerOptions,
+    pods: PodFeed,
+) -> Result<(), ControllerError> {
+    let (nodes, node_watch) = Feed::whole(Api::<Node>::all(client.clone()));
+    let (leases, lease_watch) = Feed::whole(Api::<Lease>::namespaced(
+        client.clone(),
+        NODE_LEASE_NAMESPACE,
+    ));
     let ctx = Arc::new(Ctx {
         recorder: Recorder::new(client.clone(), "node-controller"),
         client: client.clone(),
         opts,
-        nodes,
-        leases,
-        pods,
+        nodes: nodes.store().clone(),
+        leases: leases.store().clone(),
+        pods: pods.store().clone(),
         health: Default::default(),
         evicted: Default::default(),
     });
 
-    let from_nodes = requests(node_events, |ev| match ev {
-        Event::Apply(n) | Event::InitApply(n) => vec![ObjectRef::from_obj(&n)],
+    let from_nodes = nodes.requests(|change| match change {
+        Change::Applied(n) => vec![ObjectRef::from_obj(&**n)],
         _ => Vec::new(),
     });
-    let from_leases = requests(lease_events, |ev| match ev {
-        Event::Apply(l) | Event::InitApply(l) => vec![ObjectRef::new(&l.name_any())],
+    let from_leases = leases.requests(|change| match change {
+        Change::Applied(l) => vec![ObjectRef::new(&l.name_any())],
         _ => Vec::new(),
     });
     let c = ctx.clone();
-    let from_pods = requests(pod_events, move |ev| match ev {
-        Event::Apply(p) | Event::InitApply(p) => node_name(&p)
+    let from_pods = pods.requests(move |change| match change {
+        Change::Applied(p) => node_name(p)
             .filter(|n| c.pods_matter_on(n))
             .map(|n| vec![ObjectRef::new(n)])
             .unwrap_or_default(),
@@ -127,7 +132,7 @@ pub async fn run(client: Client, opts: ControllerOptions) -> Result<(), Controll
         ctx.clone(),
         ctx.nodes.clone(),
         queue,
-        Config::default(),
+        Config::default().concurrency(WORKERS),
     )
     .for_each(|r| {
         if let Err(e) = r {
@@ -135,8 +140,11 @@ pub async fn run(client: Client, opts: ControllerOptions) -> Result<(), Controll
         }
         futures::future::ready(())
     });
-    tokio::join!(controller, podgc::run(ctx));
-    Ok(())
+    tokio::select! {
+        e = node_watch => Err(e),
+        e = lease_watch => Err(e),
+        _ = futures::future::join(controller, podgc::run(ctx.clone())) => Ok(()),
+    }
 }
 
 fn error_policy(node: Arc<Node>, err: &ControllerError, _ctx: Arc<Ctx>) -> Action {

@@ -1,10 +1,9 @@
-//! The watch → reflector → reconcile plumbing the workload controllers
-//! share. [`inform`] feeds one resource's watch into a reflector store and
-//! hands every event, with the object's previous cached version, to a
-//! handler that decides which objects to reconcile; [`reconcile_loop`]
-//! runs kube-rs' `applier` on those triggers (one tracing span per
-//! reconcile, never two reconciles of one object at once) with per-object
-//! exponential backoff after errors.
+//! The reconcile plumbing the workload controllers share: their feeds'
+//! change handlers (see [`crate::controllers::feed`]) name the objects to
+//! reconcile through [`Triggers`], and [`reconcile_loop`] runs kube-rs'
+//! `applier` on those triggers (one tracing span per reconcile, never two
+//! reconciles of one object at once) with per-object exponential backoff
+//! after errors.
 use std::{
     collections::HashMap,
     convert::Infallible,
@@ -15,19 +14,16 @@ use std::{
     time::Duration,
 };
 
-use futures::{future::BoxFuture, FutureExt, Stream, StreamExt};
+use futures::{future::BoxFuture, FutureExt, StreamExt};
 use kube::{
-    api::Api,
     runtime::{
         applier,
         controller::{self, Action},
-        reflector::{store::Writer, ObjectRef, Store},
-        watcher::{self, watcher, Event},
-        Config, WatchStreamExt,
+        reflector::{ObjectRef, Store},
+        Config,
     },
     Resource,
 };
-use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
@@ -99,91 +95,6 @@ impl<K: Resource<DynamicType = ()>> Triggers<K> {
     }
 }
 
-/// Watches every `K` into `writer`, calling `on_event(previous, event)` after
-/// each event is applied to the store. `trim` is applied to every object
-/// first (see [`crate::controllers::slim`]). `lag` delays every event by that much
-/// (a constant lag, not a cumulative one): a testing aid that emulates a
-/// slow watch. Returns only if the watch stream ends.
-pub(crate) async fn inform<K, F>(
-    api: Api<K>,
-    mut writer: Writer<K>,
-    trim: fn(&mut K),
-    lag: Duration,
-    mut on_event: F,
-) -> Result<(), ControllerError>
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-    F: FnMut(Option<Arc<K>>, &Event<K>),
-{
-    let reader = writer.as_reader();
-    let events = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .modify(trim);
-    let mut events = delayed(events, lag);
-    while let Some(item) = events.next().await {
-        let event = match item {
-            Ok(event) => event,
-            Err(e) => {
-                tracing::warn!(kind = %K::kind(&()), error = %e, "watch failed; retrying");
-                continue;
-            }
-        };
-        let previous = match &event {
-            Event::Apply(o) | Event::Delete(o) | Event::InitApply(o) => {
-                reader.get(&ObjectRef::from_obj(o))
-            }
-            Event::Init | Event::InitDone => None,
-        };
-        writer.apply_watcher_event(&event);
-        on_event(previous, &event);
-    }
-    Err(ControllerError::Other(format!(
-        "the {} watch ended",
-        K::kind(&())
-    )))
-}
-
-/// `stream` with every item held back until `lag` after it arrived.
-fn delayed<S>(stream: S, lag: Duration) -> futures::stream::BoxStream<'static, S::Item>
-where
-    S: Stream + Send + 'static,
-    S::Item: Send + 'static,
-{
-    if lag.is_zero() {
-        return stream.boxed();
-    }
-    stream
-        .map(move |item| {
-            let due = tokio::time::Instant::now() + lag;
-            async move {
-                tokio::time::sleep_until(due).await;
-                item
-            }
-        })
-        .buffered(usize::MAX)
-        .boxed()
-}
-
-/// The watch lag to emulate, from `ORCH_TEST_WATCH_LAG_MS` (see [`inform`]).
-pub(crate) fn test_watch_lag() -> Duration {
-    std::env::var("ORCH_TEST_WATCH_LAG_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map_or(Duration::ZERO, Duration::from_millis)
-}
-
-/// Waits until `store` holds a full list. A controller must not reconcile
-/// before every cache it reads is ready: a ReplicaSet seen without its pods
-/// would look empty and be filled again.
-pub(crate) async fn wait_ready<K: Resource<DynamicType = ()> + Clone>(
-    store: &Store<K>,
-) -> Result<(), ControllerError> {
-    store
-        .wait_until_ready()
-        .await
-        .map_err(|e| ControllerError::Other(format!("the {} cache: {e}", K::kind(&()))))
-}
-
 /// Consecutive failures per object, for the retry backoff.
 struct Failures<K: Resource<DynamicType = ()>>(Mutex<HashMap<ObjectRef<K>, u32>>);
 
@@ -204,7 +115,7 @@ impl<K: Resource<DynamicType = ()>> Failures<K> {
 
 /// Reconciles every object of `store` that a trigger names, `concurrency`
 /// objects at a time, until the trigger channel closes; call it once every
-/// cache the reconciles read is ready ([`wait_ready`]). `reconcile` returns
+/// cache the reconciles read is ready. `reconcile` returns
 /// how long to wait before reconciling the object again unasked, if at all;
 /// errors are retried with per-object backoff.
 pub(crate) async fn reconcile_loop<K, C, F, Fut>(

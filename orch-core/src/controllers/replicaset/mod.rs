@@ -8,8 +8,8 @@
 //! replicas, fullyLabeledReplicas, readyReplicas, availableReplicas and
 //! observedGeneration, with SuccessfulCreate / SuccessfulDelete events.
 //!
-//! Watches of ReplicaSets and Pods feed reflector caches; every change
-//! triggers the ReplicaSets it concerns (the pod's controller, or for an
+//! A feed of ReplicaSets and the shared Pod feed keep the caches; every
+//! change triggers the ReplicaSets it concerns (the pod's controller, or for an
 //! orphan every ReplicaSet whose selector matches it).
 //!
 //! The helpers shared with the Deployment controller live here too:
@@ -24,22 +24,19 @@ mod ranking;
 mod status;
 mod sync;
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use k8s_openapi::api::{apps::v1::ReplicaSet, core::v1::Pod};
-use kube::{
-    api::Api,
-    runtime::{
-        reflector::{self, Store},
-        watcher::Event,
-    },
-    Client,
-};
+use kube::{api::Api, runtime::reflector::Store, Client};
 
-use super::{events::Recorder, slim, ControllerError, ControllerOptions};
+use super::{
+    events::Recorder,
+    feed::{Change, Feed, PodFeed},
+    ControllerError, ControllerOptions,
+};
 use claim::controller_of;
 use expectations::Expectations;
-use informer::{inform, Key, Triggers};
+use informer::{Key, Triggers};
 
 /// Reconciles running at once.
 const WORKERS: u16 = 4;
@@ -53,72 +50,63 @@ struct Ctx {
     recorder: Recorder,
 }
 
-/// Runs the ReplicaSet controller until its watches end.
-pub async fn run(client: Client, opts: ControllerOptions) -> Result<(), ControllerError> {
-    let (replicasets, rs_writer) = reflector::store::<ReplicaSet>();
-    let (pods, pod_writer) = reflector::store::<Pod>();
+/// Runs the ReplicaSet controller, reading pods from the shared `pods`
+/// feed, until its watches end.
+pub async fn run(
+    client: Client,
+    opts: ControllerOptions,
+    pods: PodFeed,
+) -> Result<(), ControllerError> {
+    let (replicasets, rs_watch) = Feed::whole(Api::<ReplicaSet>::all(client.clone()));
     let (triggers, rx) = Triggers::channel();
     let ctx = Arc::new(Ctx {
         client: client.clone(),
-        replicasets: replicasets.clone(),
-        pods: pods.clone(),
+        replicasets: replicasets.store().clone(),
+        pods: pods.store().clone(),
         expectations: Expectations::new(opts.expectations_timeout),
         recorder: Recorder::new(client.clone(), "replicaset-controller"),
     });
 
-    let rs_events = inform(
-        Api::<ReplicaSet>::all(client.clone()),
-        rs_writer,
-        |_| {},
-        Duration::ZERO,
-        {
-            let (triggers, exp) = (triggers.clone(), ctx.expectations.clone());
-            move |_, event: &Event<ReplicaSet>| match event {
-                Event::Apply(rs) | Event::InitApply(rs) => triggers.send(&Key::of(rs)),
-                Event::Delete(rs) => exp.forget(&Key::of(rs)),
-                Event::Init | Event::InitDone => {}
-            }
-        },
-    );
-    let pod_events = inform(
-        Api::<Pod>::all(client),
-        pod_writer,
-        slim::pod,
-        informer::test_watch_lag(),
-        {
-            let (triggers, exp, replicasets) = (
-                triggers.clone(),
-                ctx.expectations.clone(),
-                replicasets.clone(),
-            );
-            move |old, event: &Event<Pod>| match event {
-                Event::Apply(pod) | Event::InitApply(pod) => {
-                    exp.observe(pod, false);
-                    for key in affected(&replicasets, old.as_deref(), pod) {
-                        triggers.send(&key);
-                    }
+    let _rs_events = replicasets.subscribe({
+        let (triggers, exp) = (triggers.clone(), ctx.expectations.clone());
+        move |_, change| match change {
+            Change::Applied(rs) => triggers.send(&Key::of(&**rs)),
+            Change::Deleted(rs) => exp.forget(&Key::of(&**rs)),
+            Change::Listed => {}
+        }
+    });
+    let _pod_events = pods.subscribe({
+        let (triggers, exp, replicasets) = (
+            triggers.clone(),
+            ctx.expectations.clone(),
+            ctx.replicasets.clone(),
+        );
+        move |old, change| match change {
+            Change::Applied(pod) => {
+                exp.observe(pod, false);
+                for key in affected(&replicasets, old, pod) {
+                    triggers.send(&key);
                 }
-                Event::Delete(pod) => {
-                    exp.observe(pod, true);
-                    for key in affected(&replicasets, None, pod) {
-                        triggers.send(&key);
-                    }
-                }
-                // A re-list may have missed deletions: look at everything again.
-                Event::InitDone => replicasets
-                    .state()
-                    .iter()
-                    .for_each(|rs| triggers.send(&Key::of(&**rs))),
-                Event::Init => {}
             }
-        },
-    );
+            Change::Deleted(pod) => {
+                exp.observe(pod, true);
+                for key in affected(&replicasets, None, pod) {
+                    triggers.send(&key);
+                }
+            }
+            // Changes may have gone unseen: look at everything again.
+            Change::Listed => replicasets
+                .state()
+                .iter()
+                .for_each(|rs| triggers.send(&Key::of(&**rs))),
+        }
+    });
     let syncs = async {
-        informer::wait_ready(&pods).await?;
-        informer::wait_ready(&replicasets).await?;
+        pods.ready().await?;
+        replicasets.ready().await?;
         informer::reconcile_loop(
             "replicaset",
-            replicasets.clone(),
+            ctx.replicasets.clone(),
             rx,
             ctx,
             WORKERS,
@@ -130,8 +118,7 @@ pub async fn run(client: Client, opts: ControllerOptions) -> Result<(), Controll
         ))
     };
     tokio::select! {
-        r = rs_events => r,
-        r = pod_events => r,
+        e = rs_watch => Err(e),
         r = syncs => r,
     }
 }
@@ -172,6 +159,7 @@ fn affected(replicasets: &Store<ReplicaSet>, old: Option<&Pod>, pod: &Pod) -> Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kube::runtime::{reflector, watcher::Event};
     use serde_json::json;
 
     fn rs(name: &str, app: &str) -> ReplicaSet {

@@ -50,7 +50,9 @@ pub struct EmbeddedOptions {
     pub max_batch: usize,
     /// Writes waiting for the writer before callers wait (default 4 096).
     pub queue: usize,
-    /// Memory for redb's page cache, in bytes (default 16 MiB).
+    /// Memory for redb's page cache, in bytes (default 4 MiB). Reads are
+    /// served from the in-memory mirror, so the cache only holds the pages
+    /// commits rewrite; the kernel's page cache keeps the file warm.
     pub cache_size: usize,
     /// Verify every page checksum when opening (default true), so a damaged
     /// file is an error rather than trusted.
@@ -69,7 +71,7 @@ impl Default for EmbeddedOptions {
             watch_buffer: 65_536,
             max_batch: 1024,
             queue: 4096,
-            cache_size: 16 << 20,
+            cache_size: 4 << 20,
             check_integrity_on_open: true,
             wal_capacity: 64 << 20,
         }

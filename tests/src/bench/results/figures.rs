@@ -75,7 +75,8 @@ pub struct ApiVariant {
     pub watch_p99_ms: f64,
     /// Watch deliveries that never arrived.
     pub watch_missing: usize,
-    /// Server `VmRSS` holding the Pods and Services.
+    /// Server `VmRSS` holding the Pods and Services: the higher of the
+    /// settled reading and the one after the watch phase.
     pub rss_holding_mib: f64,
 }
 

@@ -1,10 +1,14 @@
 //! Starting the control loops (scheduler and controller manager) as API
 //! clients, each behind its own leader Lease, whether they run inside
 //! `orch server` or as separate processes.
-use std::{path::Path, time::Duration};
+mod client;
+
+use std::time::Duration;
+
+pub use client::client_from;
 
 use crate::{
-    controllers::{self, leader::LeaseConfig, ControllerError, ControllerOptions},
+    controllers::{self, leader::LeaseConfig, ControllerOptions},
     scheduler::{self, SchedulerOptions},
 };
 
@@ -43,16 +47,6 @@ pub fn default_identity() -> String {
     let host =
         std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "orch".into());
     format!("{}_{:08x}", host.trim(), rand::random::<u32>())
-}
-
-/// A kube-rs client from a kubeconfig file.
-pub async fn client_from(path: &Path) -> Result<kube::Client, ControllerError> {
-    let kc = kube::config::Kubeconfig::read_from(path)
-        .map_err(|e| ControllerError::Other(format!("kubeconfig {}: {e}", path.display())))?;
-    let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-        .await
-        .map_err(|e| ControllerError::Other(format!("kubeconfig {}: {e}", path.display())))?;
-    kube::Client::try_from(cfg).map_err(ControllerError::Kube)
 }
 
 fn lease(name: &str, o: &LoopOptions) -> LeaseConfig {
