@@ -7,6 +7,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use kube::{
     api::{Api, DeleteParams, ListParams, PostParams},
@@ -272,6 +273,51 @@ async fn unschedulable_pods_get_the_message_and_retry_when_a_node_is_added() {
         cond.iter()
             .any(|c| c.type_ == "PodScheduled" && c.status == "True"),
         "{cond:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_burst_of_unschedulable_pods_does_not_open_a_connection_per_write() {
+    // The scheduler reports each pod unschedulable with a status write.
+    // Over HTTP/1.1 with no bound, every write in flight took a client
+    // connection of its own (both ends in the server process; 88 sockets
+    // here), left idle in the pool afterwards. The loops' client
+    // multiplexes over HTTP/2 and the writes in flight are bounded.
+    const PODS: usize = 300;
+    let s = server(60_000);
+    let c = s.client().await;
+    let api = Api::<Pod>::namespaced(c.clone(), "default");
+    let creates = futures::stream::iter(0..PODS)
+        .map(|i| {
+            let c = c.clone();
+            async move { create_pod(&c, pod_json(&format!("burst-{i}"), "100m")).await }
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>();
+    creates.await;
+    until(60, "every pod reported unschedulable", || async {
+        let pods = api.list(&ListParams::default()).await.ok()?;
+        let reported = pods
+            .items
+            .iter()
+            .filter(|p| {
+                p.status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|cs| {
+                        cs.iter()
+                            .any(|c| c.type_ == "PodScheduled" && c.status == "False")
+                    })
+            })
+            .count();
+        (reported == PODS).then_some(())
+    })
+    .await;
+    let sockets = s.sockets();
+    eprintln!("the server holds {sockets} sockets");
+    assert!(
+        sockets < 40,
+        "the server holds {sockets} sockets after the burst"
     );
 }
 

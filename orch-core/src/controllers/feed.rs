@@ -136,6 +136,15 @@ where
         trim: fn(&mut K),
         lag: Duration,
     ) -> (Self, impl Future<Output = ControllerError>) {
+        let (feed, writer) = Self::empty();
+        let events = delayed(watcher(api, cfg).default_backoff().modify(trim), lag);
+        let run = feed.clone().fill(writer, events);
+        (feed, run)
+    }
+
+    /// A feed with nothing cached and no subscriber, and the writer of its
+    /// cache for [`Self::fill`].
+    fn empty() -> (Self, reflector::store::Writer<K>) {
         let (store, writer) = reflector::store();
         let feed = Self {
             store,
@@ -145,9 +154,7 @@ where
                 listed: false,
             })),
         };
-        let events = delayed(watcher(api, cfg).default_backoff().modify(trim), lag);
-        let run = feed.clone().fill(writer, events);
-        (feed, run)
+        (feed, writer)
     }
 
     /// A feed of every object `api` reaches, kept whole, without lag.
@@ -301,4 +308,95 @@ where
         })
         .buffered(usize::MAX)
         .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use serde_json::json;
+
+    fn cm(name: &str, v: &str) -> ConfigMap {
+        serde_json::from_value(
+            json!({"metadata": {"name": name, "namespace": "d"}, "data": {"v": v}}),
+        )
+        .unwrap()
+    }
+
+    /// What a subscriber saw, one line per call: `previous -> change`.
+    fn recorder(
+        seen: &Arc<Mutex<Vec<String>>>,
+    ) -> impl FnMut(Option<&ConfigMap>, &Change<ConfigMap>) + Send + 'static {
+        let seen = seen.clone();
+        move |previous, change| {
+            let v = |o: &ConfigMap| o.data.as_ref().unwrap()["v"].clone();
+            let line = format!(
+                "{} -> {}",
+                previous.map_or("none".into(), v),
+                match change {
+                    Change::Applied(o) => format!("applied {}", v(o)),
+                    Change::Deleted(o) => format!("deleted {}", v(o)),
+                    Change::Listed => "listed".into(),
+                }
+            );
+            seen.lock().unwrap().push(line);
+        }
+    }
+
+    /// Yields until `seen` holds `n` lines (the feed task ran).
+    async fn until(seen: &Arc<Mutex<Vec<String>>>, n: usize) {
+        for _ in 0..1000 {
+            if seen.lock().unwrap().len() >= n {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+        panic!("only {:?}", seen.lock().unwrap());
+    }
+
+    #[tokio::test]
+    async fn subscribers_see_changes_after_the_cache_and_only_while_subscribed() {
+        let (feed, writer) = Feed::<ConfigMap>::empty();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let run = tokio::spawn(feed.clone().fill(writer, UnboundedReceiverStream::new(rx)));
+        let early = Arc::new(Mutex::new(Vec::new()));
+        let early_sub = feed.subscribe(recorder(&early));
+        for e in [
+            Event::Init,
+            Event::InitApply(cm("a", "1")),
+            Event::InitDone,
+            Event::Apply(cm("a", "2")),
+        ] {
+            tx.send(Ok(e)).unwrap();
+        }
+        until(&early, 3).await;
+        assert_eq!(
+            *early.lock().unwrap(),
+            ["none -> applied 1", "none -> listed", "1 -> applied 2"]
+        );
+        // The cache holds the latest version, the very one subscribers got.
+        let a = ObjectRef::new("a").within("d");
+        assert_eq!(
+            feed.store().get(&a).unwrap().data.as_ref().unwrap()["v"],
+            "2"
+        );
+
+        // A subscriber that joins after the list is told at once.
+        let late = Arc::new(Mutex::new(Vec::new()));
+        let _late_sub = feed.subscribe(recorder(&late));
+        assert_eq!(*late.lock().unwrap(), ["none -> listed"]);
+
+        // A dropped subscription is not called again; the others are.
+        drop(early_sub);
+        tx.send(Ok(Event::Delete(cm("a", "3")))).unwrap();
+        until(&late, 2).await;
+        assert_eq!(*late.lock().unwrap(), ["none -> listed", "2 -> deleted 3"]);
+        assert_eq!(early.lock().unwrap().len(), 3);
+        assert!(feed.store().get(&a).is_none());
+
+        // The feed ends with its watch stream.
+        drop(tx);
+        let e = run.await.unwrap();
+        assert!(e.to_string().contains("watch ended"), "{e}");
+    }
 }
