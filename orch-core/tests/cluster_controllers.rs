@@ -81,10 +81,10 @@ impl Cluster {
                 nodelifecycle::run(c, o, p).boxed()
             }),
             ("nodeipam", |c, o, _| nodeipam::run(c, o).boxed()),
-            ("garbagecollector", |c, o, _| gc::run(c, o).boxed()),
+            ("garbagecollector", |c, o, p| gc::run(c, o, p).boxed()),
             ("namespace", |c, o, _| namespace::run(c, o).boxed()),
         ];
-        // The two controllers that read pods share one Pod feed, as in
+        // The controllers that read pods share one Pod feed, as in
         // `orch server`.
         let (pods, pod_watch) = feed::pods(self.client.clone(), Duration::ZERO);
         self.tasks.push(tokio::spawn(async move {

@@ -84,7 +84,11 @@ pub async fn run_all(client: kube::Client, opts: ControllerOptions) {
                 p.clone()
             )),
             supervise("nodeipam", || nodeipam::run(c.clone(), o.clone())),
-            supervise("garbagecollector", || gc::run(c.clone(), o.clone())),
+            supervise("garbagecollector", || gc::run(
+                c.clone(),
+                o.clone(),
+                p.clone()
+            )),
             supervise("namespace", || namespace::run(c.clone(), o.clone())),
         )
     };

@@ -5,7 +5,8 @@
 //! to the owner removed from its dependents, then its `orphan` finalizer
 //! goes). Every served kind takes part, found through discovery.
 //!
-//! A watcher and reflector per kind keep a cache of everything; after each
+//! A watcher and reflector per kind keep a cache of everything (pods come
+//! from the controllers' shared Pod cache); after each
 //! burst of changes (and periodically) one pass, in one tracing span,
 //! rebuilds the ownership graph and carries out what it calls for.
 mod act;
@@ -18,6 +19,7 @@ pub mod kinds;
 use std::time::Duration;
 
 use futures::{stream, FutureExt, StreamExt};
+use k8s_openapi::{api::core::v1::Pod, apimachinery::pkg::apis::meta::v1::ObjectMeta};
 use kube::{
     api::DynamicObject,
     runtime::{
@@ -25,10 +27,10 @@ use kube::{
         watcher::watcher,
         WatchStreamExt,
     },
-    Client, ResourceExt,
+    Client,
 };
 
-use super::{ControllerError, ControllerOptions};
+use super::{feed::PodFeed, ControllerError, ControllerOptions};
 use graph::{Graph, Obj};
 use kinds::Kind;
 
@@ -41,17 +43,58 @@ const RESYNC: Duration = Duration::from_secs(30);
 /// Actions carried out at once.
 const CONCURRENCY: usize = 8;
 
-/// Runs the garbage collector.
-pub async fn run(client: Client, _opts: ControllerOptions) -> Result<(), ControllerError> {
+/// Where the graph reads one kind's objects from.
+enum Source {
+    /// A watch of the garbage collector's own, keeping only metadata.
+    Watched(Store<DynamicObject>),
+    /// The controllers' shared Pod cache (pods are most of a cluster's
+    /// objects; a second cache of them would double their cost).
+    Pods(Store<Pod>),
+}
+
+impl Source {
+    fn ready(&self) -> bool {
+        match self {
+            Self::Watched(s) => s.wait_until_ready().now_or_never().is_some(),
+            Self::Pods(s) => s.wait_until_ready().now_or_never().is_some(),
+        }
+    }
+
+    /// Calls `f` with the metadata of every cached object.
+    fn each(&self, mut f: impl FnMut(&ObjectMeta)) {
+        match self {
+            Self::Watched(s) => s.state().iter().for_each(|o| f(&o.metadata)),
+            Self::Pods(s) => s.state().iter().for_each(|o| f(&o.metadata)),
+        }
+    }
+}
+
+/// Runs the garbage collector, reading pods from the shared `pods` feed.
+pub async fn run(
+    client: Client,
+    _opts: ControllerOptions,
+    pods: PodFeed,
+) -> Result<(), ControllerError> {
     let kinds = kinds::discover(&client).await?;
-    let mut stores = Vec::new();
+    let mut sources = Vec::new();
     let mut streams = Vec::new();
+    // A change of a pod wakes the collector as a change of its own watches
+    // does; the subscription ends with this function.
+    let (pod_tx, pod_rx) = tokio::sync::mpsc::unbounded_channel();
+    let _pod_changes = pods.subscribe(move |_, _| {
+        let _ = pod_tx.send(None);
+    });
+    streams.push(tokio_stream::wrappers::UnboundedReceiverStream::new(pod_rx).boxed());
     for k in &kinds {
+        if k.resource.group.is_empty() && k.resource.kind == "Pod" {
+            sources.push(Source::Pods(pods.store().clone()));
+            continue;
+        }
         let writer = Writer::new(k.resource.clone());
-        stores.push(writer.as_reader());
+        sources.push(Source::Watched(writer.as_reader()));
         let api = k.api(&client, None);
-        // Only the metadata the graph reads is kept: 10k pods as whole JSON
-        // values would cost tens of MiB for nothing.
+        // Only the metadata the graph reads is kept: whole JSON values
+        // would cost tens of MiB for nothing.
         let stream = watcher(api, Default::default())
             .default_backoff()
             .modify(keep_graph_fields);
@@ -79,26 +122,23 @@ pub async fn run(client: Client, _opts: ControllerOptions) -> Result<(), Control
                 _ = &mut settle => break,
             }
         }
-        if !stores
-            .iter()
-            .all(|s| s.wait_until_ready().now_or_never().is_some())
-        {
+        if !sources.iter().all(Source::ready) {
             wait = RETRY;
             continue;
         }
-        let worked = pass(&client, &kinds, &stores).await;
+        let worked = pass(&client, &kinds, &sources).await;
         wait = if worked { RETRY } else { RESYNC };
     }
 }
 
 /// One pass over the whole graph; returns whether there was anything to do.
 #[tracing::instrument(name = "garbagecollector", skip_all, fields(objects, actions))]
-async fn pass(client: &Client, kinds: &[Kind], stores: &[Store<DynamicObject>]) -> bool {
+async fn pass(client: &Client, kinds: &[Kind], sources: &[Source]) -> bool {
     let served = kinds
         .iter()
         .map(|k| (k.resource.api_version.clone(), k.resource.kind.clone()))
         .collect();
-    let graph = Graph::new(snapshot(kinds, stores), served);
+    let graph = Graph::new(snapshot(kinds, sources), served);
     let actions = graph.actions();
     let span = tracing::Span::current();
     span.record("objects", graph.objs.len());
@@ -121,22 +161,22 @@ fn keep_graph_fields(o: &mut DynamicObject) {
 }
 
 /// Every cached object, as the graph sees it.
-fn snapshot(kinds: &[Kind], stores: &[Store<DynamicObject>]) -> Vec<Obj> {
+fn snapshot(kinds: &[Kind], sources: &[Source]) -> Vec<Obj> {
     let mut out = Vec::new();
-    for (k, store) in kinds.iter().zip(stores) {
-        for o in store.state() {
+    for (k, source) in kinds.iter().zip(sources) {
+        source.each(|m| {
             out.push(Obj {
                 api_version: k.resource.api_version.clone(),
                 kind: k.resource.kind.clone(),
                 namespaced: k.namespaced,
-                namespace: o.namespace(),
-                name: o.name_any(),
-                uid: o.uid().unwrap_or_default(),
-                owners: o.owner_references().to_vec(),
-                finalizers: o.finalizers().to_vec(),
-                deleting: o.metadata.deletion_timestamp.is_some(),
-            });
-        }
+                namespace: m.namespace.clone(),
+                name: m.name.clone().unwrap_or_default(),
+                uid: m.uid.clone().unwrap_or_default(),
+                owners: m.owner_references.clone().unwrap_or_default(),
+                finalizers: m.finalizers.clone().unwrap_or_default(),
+                deleting: m.deletion_timestamp.is_some(),
+            })
+        });
     }
     out
 }
