@@ -11,7 +11,6 @@ use std::{
 };
 
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::core::v1::Pod;
 use kube::{
     api::Api,
     runtime::{
@@ -26,6 +25,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use super::{slim, ControllerError};
+use crate::controllers::slim::CachedPod;
 
 /// What a watch brought, as a subscriber sees it.
 #[derive(Debug)]
@@ -111,7 +111,7 @@ impl<K> Drop for Subscription<K> {
 }
 
 /// The shared feed of every Pod, trimmed to what the controllers read.
-pub type PodFeed = Feed<Pod>;
+pub type PodFeed = Feed<CachedPod>;
 
 /// The controllers' shared Pod feed and the watch that fills it (to be
 /// polled for as long as the feed is used). `lag` delays every change (see

@@ -1,40 +1,101 @@
 //! Smaller Pods for the controllers' cache. The controllers share one
-//! cache of every pod of the cluster (see [`super::feed`]), and none reads
-//! the containers' images, commands, environment, probes or resources,
-//! the volumes or the managed fields, so the cache keeps pods without
-//! them. Of the containers only the named ports stay (the EndpointSlice
-//! controller resolves named target ports with them), and only of the
-//! containers that name some. Status is kept whole: status writes send it
-//! back, and the API server takes only the status from them.
-use k8s_openapi::api::core::v1::{Container, Pod};
+//! cache of every pod of the cluster (see [`super::feed`]), which makes it
+//! their largest memory cost. A `k8s_openapi` Pod is 2 KiB before any of
+//! its contents (every field of the spec is inline, set or not), and the
+//! controllers read a handful of them: so the cache holds [`CachedPod`]s,
+//! decoded straight from the watch with only the spec fields some
+//! controller reads. Of the containers only the named ports stay (the
+//! EndpointSlice controller resolves named target ports with them), and
+//! only of the containers that name some. Metadata and status are kept
+//! whole, status because status writes send it back (the API server
+//! takes only the status from them); managed fields and the last-applied
+//! annotation are dropped.
+use k8s_openapi::{
+    api::core::v1::{ContainerPort, PodStatus, Toleration},
+    apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    NamespaceResourceScope,
+};
+use serde::{Deserialize, Serialize};
 
-/// Drops what no controller reads.
-pub fn pod(p: &mut Pod) {
+/// A Pod as the controllers cache it: the same JSON, fewer fields.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct CachedPod {
+    /// Metadata, whole.
+    pub metadata: ObjectMeta,
+    /// What the controllers read of the spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<CachedPodSpec>,
+    /// Status, whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<PodStatus>,
+}
+
+/// The fields of a pod's spec that some controller reads.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CachedPodSpec {
+    /// `spec.nodeName`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_name: Option<String>,
+    /// `spec.hostname`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// `spec.subdomain`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subdomain: Option<String>,
+    /// `spec.tolerations`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerations: Option<Vec<Toleration>>,
+    /// The containers that name ports, with only those ports.
+    #[serde(default)]
+    pub containers: Vec<CachedContainer>,
+}
+
+/// A container's name and ports.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct CachedContainer {
+    /// `name`.
+    pub name: String,
+    /// `ports`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<Vec<ContainerPort>>,
+}
+
+impl k8s_openapi::Resource for CachedPod {
+    const API_VERSION: &'static str = "v1";
+    const GROUP: &'static str = "";
+    const KIND: &'static str = "Pod";
+    const VERSION: &'static str = "v1";
+    const URL_PATH_SEGMENT: &'static str = "pods";
+    type Scope = NamespaceResourceScope;
+}
+
+impl k8s_openapi::Metadata for CachedPod {
+    type Ty = ObjectMeta;
+
+    fn metadata(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+
+    fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+/// Drops what no controller reads from a decoded pod.
+pub fn pod(p: &mut CachedPod) {
     p.metadata.managed_fields = None;
     if let Some(a) = p.metadata.annotations.as_mut() {
         a.remove("kubectl.kubernetes.io/last-applied-configuration");
     }
-    let Some(spec) = p.spec.as_mut() else {
-        return;
-    };
-    spec.init_containers = None;
-    spec.ephemeral_containers = None;
-    spec.volumes = None;
-    spec.containers = std::mem::take(&mut spec.containers)
-        .into_iter()
-        .filter_map(|c| {
-            let named: Vec<_> = c
-                .ports?
-                .into_iter()
-                .filter(|port| port.name.is_some())
-                .collect();
-            (!named.is_empty()).then(|| Container {
-                name: c.name,
-                ports: Some(named),
-                ..Default::default()
-            })
-        })
-        .collect();
+    if let Some(spec) = p.spec.as_mut() {
+        spec.containers.retain_mut(|c| {
+            if let Some(ports) = c.ports.as_mut() {
+                ports.retain(|port| port.name.is_some());
+            }
+            c.ports.as_ref().is_some_and(|p| !p.is_empty())
+        });
+    }
 }
 
 #[cfg(test)]
@@ -42,7 +103,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn sample() -> Pod {
+    fn sample() -> CachedPod {
         serde_json::from_value(json!({
             "metadata": {"name": "p", "labels": {"app": "web"}, "annotations": {
                 "kubectl.kubernetes.io/last-applied-configuration": "{}",
@@ -64,19 +125,24 @@ mod tests {
         let mut p = full.clone();
         pod(&mut p);
         let spec = p.spec.as_ref().unwrap();
-        assert!(spec.volumes.is_none());
         assert_eq!(spec.node_name.as_deref(), Some("n1"));
         assert_eq!(spec.tolerations, full.spec.as_ref().unwrap().tolerations);
         assert_eq!(p.status, full.status, "status is kept whole");
         assert_eq!(p.metadata.labels, full.metadata.labels);
-        let a = p.metadata.annotations.unwrap();
+        let a = p.metadata.annotations.as_ref().unwrap();
         assert!(a.contains_key("controller.kubernetes.io/pod-deletion-cost"));
         assert!(!a.contains_key("kubectl.kubernetes.io/last-applied-configuration"));
 
+        // What is not read is not even decoded.
+        let json = serde_json::to_value(&p).unwrap();
+        assert!(json["spec"].get("volumes").is_none(), "{json}");
+        assert!(
+            json["spec"]["containers"][0].get("image").is_none(),
+            "{json}"
+        );
         let c = &p.spec.as_ref().unwrap().containers[0];
         assert_eq!(c.name, "main");
         assert_eq!(c.ports.as_ref().unwrap()[0].name.as_deref(), Some("http"));
-        assert!(c.image.is_none() && c.command.is_none());
 
         // Containers that name no port are not kept.
         let mut p = full;

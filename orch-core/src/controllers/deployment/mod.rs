@@ -29,10 +29,7 @@ pub(crate) use conditions::TIMED_OUT;
 
 use std::sync::Arc;
 
-use k8s_openapi::api::{
-    apps::v1::{Deployment, ReplicaSet},
-    core::v1::Pod,
-};
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use kube::{api::Api, runtime::reflector::Store, Client};
 
 use super::{
@@ -44,6 +41,7 @@ use super::{
     },
     ControllerError, ControllerOptions,
 };
+use crate::controllers::slim::CachedPod;
 
 /// Reconciles running at once.
 const WORKERS: u16 = 4;
@@ -52,7 +50,7 @@ const WORKERS: u16 = 4;
 struct Ctx {
     client: Client,
     replicasets: Store<ReplicaSet>,
-    pods: Store<Pod>,
+    pods: Store<CachedPod>,
     recorder: Recorder,
 }
 
@@ -158,7 +156,7 @@ fn matching_deployments(deployments: &Store<Deployment>, rs: &ReplicaSet) -> Vec
 }
 
 /// The Deployment behind the ReplicaSet controlling `pod`, if any.
-fn deployment_of_pod(replicasets: &Store<ReplicaSet>, pod: &Pod) -> Option<Key> {
+fn deployment_of_pod(replicasets: &Store<ReplicaSet>, pod: &CachedPod) -> Option<Key> {
     let r = controller_of(&pod.metadata).filter(|r| r.kind == "ReplicaSet")?;
     let rs = replicasets.get(
         &Key::new(
@@ -184,7 +182,7 @@ mod tests {
         assert_eq!(owner_key(&rs), Some(Key::new("d", "web")));
         let (replicasets, mut writer) = reflector::store::<ReplicaSet>();
         writer.apply_watcher_event(&Event::Apply(rs.clone()));
-        let pod: Pod = serde_json::from_value(json!({"metadata": {"name": "p", "namespace": "d",
+        let pod: CachedPod = serde_json::from_value(json!({"metadata": {"name": "p", "namespace": "d",
             "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-abc", "uid": "x", "controller": true}]}}))
         .unwrap();
         assert_eq!(

@@ -8,7 +8,7 @@ use std::{
 
 use k8s_openapi::{
     api::{
-        core::v1::{ObjectReference, Pod, Service},
+        core::v1::{ObjectReference, Service},
         discovery::v1::{Endpoint, EndpointConditions, EndpointPort},
     },
     apimachinery::pkg::util::intstr::IntOrString,
@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 
 use super::pod;
 use crate::apiserver::selector::LabelSelector;
+use crate::controllers::slim::CachedPod;
 
 /// One port of a slice, in a form that compares and sorts.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -109,13 +110,13 @@ pub fn selector(svc: &Service) -> Option<LabelSelector> {
 }
 
 /// Whether `svc`'s selector picks `p`.
-pub fn selects(svc: &Service, p: &Pod) -> bool {
+pub fn selects(svc: &Service, p: &CachedPod) -> bool {
     svc.namespace() == p.namespace() && selector(svc).is_some_and(|s| s.matches(p.labels()))
 }
 
 /// Computes the endpoints of `svc` from `pods` (any pods; those not
 /// selected are skipped).
-pub fn desired<'a>(svc: &Service, pods: impl IntoIterator<Item = &'a Pod>) -> Desired {
+pub fn desired<'a>(svc: &Service, pods: impl IntoIterator<Item = &'a CachedPod>) -> Desired {
     let spec = svc.spec.clone().unwrap_or_default();
     let v6 = spec
         .ip_families
@@ -153,7 +154,7 @@ fn target_name(e: &Endpoint) -> &str {
 }
 
 /// The pod's IP of the wanted family.
-fn pod_ip(p: &Pod, v6: bool) -> Option<String> {
+fn pod_ip(p: &CachedPod, v6: bool) -> Option<String> {
     let status = p.status.as_ref()?;
     let listed = status.pod_ips.iter().flatten().map(|i| i.ip.clone());
     status
@@ -166,7 +167,7 @@ fn pod_ip(p: &Pod, v6: bool) -> Option<String> {
 
 /// The Service's ports as resolved on this pod; ports a pod cannot resolve
 /// (an unknown port name) are left out, as Kubernetes does.
-fn resolved_ports(svc: &Service, p: &Pod) -> Vec<PortKey> {
+fn resolved_ports(svc: &Service, p: &CachedPod) -> Vec<PortKey> {
     let ports = svc
         .spec
         .as_ref()
@@ -192,7 +193,7 @@ fn resolved_ports(svc: &Service, p: &Pod) -> Vec<PortKey> {
 }
 
 /// The endpoint for one pod.
-fn endpoint(svc: &Service, p: &Pod, ip: String, publish_not_ready: bool) -> Endpoint {
+fn endpoint(svc: &Service, p: &CachedPod, ip: String, publish_not_ready: bool) -> Endpoint {
     let serving = pod::is_ready(p);
     let terminating = pod::is_terminating(p);
     let ready = publish_not_ready || (serving && !terminating);

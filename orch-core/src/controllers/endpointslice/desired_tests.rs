@@ -1,11 +1,9 @@
 //! Unit tests of what a Service's slices should hold.
-use k8s_openapi::api::{
-    core::v1::{Pod, Service},
-    discovery::v1::Endpoint,
-};
+use k8s_openapi::api::{core::v1::Service, discovery::v1::Endpoint};
 use serde_json::Value;
 
 use super::desired::*;
+use crate::controllers::slim::CachedPod;
 
 fn target_name(e: &Endpoint) -> &str {
     e.target_ref
@@ -24,7 +22,7 @@ fn svc(extra: Value) -> Service {
     serde_json::from_value(v).unwrap()
 }
 
-fn pod(name: &str, port: i32, ready: bool, extra: Value) -> Pod {
+fn pod(name: &str, port: i32, ready: bool, extra: Value) -> CachedPod {
     let mut v = json!({
         "metadata": {"name": name, "namespace": "ns", "uid": format!("uid-{name}"), "labels": {"app": "web"}},
         "spec": {"nodeName": "n1", "containers": [{"name": "c", "ports": [{"name": "http", "containerPort": port}]}]},

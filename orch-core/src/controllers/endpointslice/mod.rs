@@ -23,10 +23,7 @@ mod sync;
 use std::{sync::Arc, time::Duration};
 
 use futures::{stream, StreamExt};
-use k8s_openapi::api::{
-    core::v1::{Pod, Service},
-    discovery::v1::EndpointSlice,
-};
+use k8s_openapi::api::{core::v1::Service, discovery::v1::EndpointSlice};
 use kube::{
     api::Api,
     runtime::{
@@ -43,6 +40,7 @@ use super::{
     feed::{ready, Change, Feed, PodFeed},
     ControllerError, ControllerOptions,
 };
+use crate::controllers::slim::CachedPod;
 use plan::{MANAGED_BY, MANAGED_BY_LABEL, SERVICE_NAME_LABEL};
 
 /// Services reconciled at once (kube-controller-manager's
@@ -53,7 +51,7 @@ const WORKERS: u16 = 5;
 struct Ctx {
     client: Client,
     services: Store<Service>,
-    pods: Store<Pod>,
+    pods: Store<CachedPod>,
     slices: Store<EndpointSlice>,
 }
 
@@ -162,7 +160,7 @@ pub async fn run(
 
 /// The Services that select the pod, or whose slices list it (it may have
 /// stopped matching).
-fn services_for_pod(ctx: &Ctx, p: &Pod) -> Vec<ObjectRef<Service>> {
+fn services_for_pod(ctx: &Ctx, p: &CachedPod) -> Vec<ObjectRef<Service>> {
     let ns = p.namespace().unwrap_or_default();
     let name = p.name_any();
     let selecting = ctx

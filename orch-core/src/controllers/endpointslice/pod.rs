@@ -1,9 +1,11 @@
 //! Pod facts the controllers share: readiness (the Pod's `Ready`
 //! condition), termination, and resolving a Service's target port on a pod.
-use k8s_openapi::{api::core::v1::Pod, apimachinery::pkg::util::intstr::IntOrString};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use crate::controllers::slim::CachedPod;
 
 /// Whether the pod's `Ready` condition is `True`.
-pub fn is_ready(pod: &Pod) -> bool {
+pub fn is_ready(pod: &CachedPod) -> bool {
     pod.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
@@ -11,12 +13,12 @@ pub fn is_ready(pod: &Pod) -> bool {
 }
 
 /// Whether the pod is being deleted (has a deletionTimestamp).
-pub fn is_terminating(pod: &Pod) -> bool {
+pub fn is_terminating(pod: &CachedPod) -> bool {
     pod.metadata.deletion_timestamp.is_some()
 }
 
 /// Whether the pod has finished for good (phase Succeeded or Failed).
-pub fn is_finished(pod: &Pod) -> bool {
+pub fn is_finished(pod: &CachedPod) -> bool {
     matches!(
         pod.status.as_ref().and_then(|s| s.phase.as_deref()),
         Some("Succeeded" | "Failed")
@@ -24,7 +26,7 @@ pub fn is_finished(pod: &Pod) -> bool {
 }
 
 /// The node the pod is bound to, if any.
-pub fn node_name(pod: &Pod) -> Option<&str> {
+pub fn node_name(pod: &CachedPod) -> Option<&str> {
     pod.spec
         .as_ref()?
         .node_name
@@ -34,7 +36,7 @@ pub fn node_name(pod: &Pod) -> Option<&str> {
 
 /// The port number `target` means on this pod: a number as is, a name
 /// looked up among the containers' ports with the same protocol.
-pub fn find_port(pod: &Pod, target: &IntOrString, protocol: &str) -> Option<i32> {
+pub fn find_port(pod: &CachedPod, target: &IntOrString, protocol: &str) -> Option<i32> {
     match target {
         IntOrString::Int(n) => Some(*n),
         IntOrString::String(name) => pod
@@ -58,7 +60,7 @@ mod tests {
 
     #[test]
     fn readiness_and_named_ports() {
-        let pod: Pod = serde_json::from_value(json!({
+        let pod: CachedPod = serde_json::from_value(json!({
             "metadata": {"name": "p"},
             "spec": {"containers": [
                 {"name": "a", "ports": [{"name": "http", "containerPort": 8080}]},

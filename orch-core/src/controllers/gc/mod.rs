@@ -19,7 +19,7 @@ pub mod kinds;
 use std::time::Duration;
 
 use futures::{stream, FutureExt, StreamExt};
-use k8s_openapi::{api::core::v1::Pod, apimachinery::pkg::apis::meta::v1::ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::{
     api::DynamicObject,
     runtime::{
@@ -31,6 +31,7 @@ use kube::{
 };
 
 use super::{feed::PodFeed, ControllerError, ControllerOptions};
+use crate::controllers::slim::CachedPod;
 use graph::{Graph, Obj};
 use kinds::Kind;
 
@@ -49,7 +50,7 @@ enum Source {
     Watched(Store<DynamicObject>),
     /// The controllers' shared Pod cache (pods are most of a cluster's
     /// objects; a second cache of them would double their cost).
-    Pods(Store<Pod>),
+    Pods(Store<CachedPod>),
 }
 
 impl Source {

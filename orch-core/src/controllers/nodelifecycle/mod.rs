@@ -22,10 +22,7 @@ pub mod taints;
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use futures::{stream, StreamExt};
-use k8s_openapi::api::{
-    coordination::v1::Lease,
-    core::v1::{Node, Pod},
-};
+use k8s_openapi::api::{coordination::v1::Lease, core::v1::Node};
 use kube::{
     api::Api,
     runtime::{
@@ -43,6 +40,7 @@ use super::{
     feed::{ready, Change, Feed, PodFeed},
     ControllerError, ControllerOptions,
 };
+use crate::controllers::slim::CachedPod;
 use health::Health;
 
 /// Namespace of the node Leases.
@@ -57,7 +55,7 @@ struct Ctx {
     opts: ControllerOptions,
     nodes: Store<Node>,
     leases: Store<Lease>,
-    pods: Store<Pod>,
+    pods: Store<CachedPod>,
     health: std::sync::Mutex<Health>,
     /// Pods (by uid) we evicted lately, so that a lagging cache does not
     /// make us evict (and report) them twice.

@@ -8,7 +8,7 @@ use std::{
     time::Duration,
 };
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::Node;
 use kube::{
     api::{Api, DeleteParams},
     ResourceExt,
@@ -16,6 +16,7 @@ use kube::{
 use tokio::time::Instant;
 
 use super::Ctx;
+use crate::controllers::slim::CachedPod;
 use crate::controllers::{endpointslice::pod::node_name, gc::delete::delete_exact};
 
 /// Scans the caches every quarter grace period (0.2 s to 5 s).
@@ -28,7 +29,7 @@ pub(super) async fn run(ctx: Arc<Ctx>) {
     let mut missing_since: HashMap<String, Instant> = HashMap::new();
     loop {
         let nodes: HashSet<String> = ctx.nodes.state().iter().map(|n| n.name_any()).collect();
-        let mut orphans: BTreeMap<String, Vec<Arc<Pod>>> = BTreeMap::new();
+        let mut orphans: BTreeMap<String, Vec<Arc<CachedPod>>> = BTreeMap::new();
         for p in ctx.pods.state() {
             if let Some(n) = node_name(&p).filter(|n| !nodes.contains(*n)) {
                 orphans.entry(n.to_string()).or_default().push(p.clone());
@@ -48,7 +49,7 @@ pub(super) async fn run(ctx: Arc<Ctx>) {
 }
 
 #[tracing::instrument(name = "podgc", skip(ctx, pods), fields(pods = pods.len()))]
-async fn collect(ctx: &Ctx, node: &str, pods: &[Arc<Pod>]) {
+async fn collect(ctx: &Ctx, node: &str, pods: &[Arc<CachedPod>]) {
     match Api::<Node>::all(ctx.client.clone()).get_opt(node).await {
         Ok(None) => {}
         Ok(Some(_)) => return,
@@ -58,7 +59,8 @@ async fn collect(ctx: &Ctx, node: &str, pods: &[Arc<Pod>]) {
         }
     }
     for p in pods {
-        let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &p.namespace().unwrap_or_default());
+        let api: Api<CachedPod> =
+            Api::namespaced(ctx.client.clone(), &p.namespace().unwrap_or_default());
         let dp = DeleteParams {
             grace_period_seconds: Some(0),
             ..DeleteParams::default()

@@ -3,7 +3,7 @@
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use k8s_openapi::{
-    api::core::v1::{Node, Pod, Taint},
+    api::core::v1::{Node, Taint},
     apimachinery::pkg::apis::meta::v1::Time,
     jiff::Timestamp,
 };
@@ -18,6 +18,7 @@ use super::{
     taints::{self, effective_tolerations, eviction_time, NO_EXECUTE},
     Ctx, NODE_LEASE_NAMESPACE,
 };
+use crate::controllers::slim::CachedPod;
 use crate::controllers::{
     endpointslice::pod::{is_ready, is_terminating, node_name},
     events::{reference, EventType},
@@ -76,7 +77,7 @@ pub(super) async fn reconcile(node: Arc<Node>, ctx: Arc<Ctx>) -> Result<Action, 
         node = api.replace(&name, &pp, &node).await?;
     }
 
-    let pods: Vec<Arc<Pod>> = ctx
+    let pods: Vec<Arc<CachedPod>> = ctx
         .pods
         .state()
         .into_iter()
@@ -140,7 +141,7 @@ async fn report_transition(ctx: &Ctx, node: &Node, ready: Option<&str>) {
 /// Sets the Ready condition of the node's ready pods to False, as
 /// Kubernetes does for pods on a node that is not Ready. Returns whether
 /// some write failed (to retry soon).
-async fn mark_not_ready(ctx: &Ctx, pods: &[Arc<Pod>]) -> bool {
+async fn mark_not_ready(ctx: &Ctx, pods: &[Arc<CachedPod>]) -> bool {
     let mut failed = false;
     for p in pods.iter().filter(|p| is_ready(p)) {
         let mut pod = (**p).clone();
@@ -153,7 +154,7 @@ async fn mark_not_ready(ctx: &Ctx, pods: &[Arc<Pod>]) -> bool {
             c.status = "False".into();
             c.last_transition_time = Some(Time(Timestamp::now()));
         }
-        let api: Api<Pod> =
+        let api: Api<CachedPod> =
             Api::namespaced(ctx.client.clone(), &pod.namespace().unwrap_or_default());
         if let Err(e) = api
             .replace_status(&pod.name_any(), &PostParams::default(), &pod)
@@ -170,7 +171,7 @@ async fn mark_not_ready(ctx: &Ctx, pods: &[Arc<Pod>]) -> bool {
 /// returns when the next one will.
 async fn evict(
     ctx: &Ctx,
-    pods: &[Arc<Pod>],
+    pods: &[Arc<CachedPod>],
     no_execute: &[Taint],
     now: Timestamp,
 ) -> Option<Timestamp> {
@@ -186,7 +187,7 @@ async fn evict(
     next
 }
 
-async fn evict_pod(ctx: &Ctx, p: &Pod) {
+async fn evict_pod(ctx: &Ctx, p: &CachedPod) {
     let uid = p.uid().unwrap_or_default();
     {
         let mut evicted = ctx.evicted.lock().unwrap_or_else(|e| e.into_inner());
@@ -197,7 +198,7 @@ async fn evict_pod(ctx: &Ctx, p: &Pod) {
         evicted.insert(uid.clone(), tokio::time::Instant::now());
     }
     let ns = p.namespace().unwrap_or_default();
-    let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
+    let api: Api<CachedPod> = Api::namespaced(ctx.client.clone(), &ns);
     match delete_exact(
         &api,
         &p.name_any(),

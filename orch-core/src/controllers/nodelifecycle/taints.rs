@@ -2,10 +2,12 @@
 //! its Ready status, and when a pod on a node with `NoExecute` taints must
 //! be evicted (the taint manager's rule).
 use k8s_openapi::{
-    api::core::v1::{Pod, Taint, Toleration},
+    api::core::v1::{Taint, Toleration},
     apimachinery::pkg::apis::meta::v1::Time,
     jiff::{SignedDuration, Timestamp},
 };
+
+use crate::controllers::slim::CachedPod;
 
 /// Taint key of a node whose Ready condition is False.
 pub const NOT_READY: &str = "node.kubernetes.io/not-ready";
@@ -65,7 +67,7 @@ pub fn tolerates(tol: &Toleration, taint: &Taint) -> bool {
 /// The pod's tolerations plus what the DefaultTolerationSeconds admission
 /// plugin adds: `not-ready` and `unreachable` `NoExecute` tolerations of
 /// `default_seconds` for pods that do not tolerate those taints already.
-pub fn effective_tolerations(pod: &Pod, default_seconds: i64) -> Vec<Toleration> {
+pub fn effective_tolerations(pod: &CachedPod, default_seconds: i64) -> Vec<Toleration> {
     let mut tols = pod
         .spec
         .as_ref()
@@ -133,7 +135,7 @@ mod tests {
         }
     }
 
-    fn pod(tolerations: serde_json::Value) -> Pod {
+    fn pod(tolerations: serde_json::Value) -> CachedPod {
         serde_json::from_value(json!({"metadata": {"name": "p"}, "spec": {"containers": [], "tolerations": tolerations}})).unwrap()
     }
 

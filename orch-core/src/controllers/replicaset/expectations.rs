@@ -13,10 +13,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::reflector::Store;
 
 use super::{claim::controller_of, informer::Key};
+use crate::controllers::slim::CachedPod;
 
 #[derive(Debug)]
 struct Pending {
@@ -77,7 +77,7 @@ impl Expectations {
     }
 
     /// The watch showed `pod` (`deleted`: its removal).
-    pub(super) fn observe(&self, pod: &Pod, deleted: bool) {
+    pub(super) fn observe(&self, pod: &CachedPod, deleted: bool) {
         let (Some(ns), Some(name)) = (
             pod.metadata.namespace.as_deref(),
             pod.metadata.name.as_deref(),
@@ -103,7 +103,7 @@ impl Expectations {
 
     /// `None` if `key` may act now; otherwise how long its expectations may
     /// still block it. Expectations the cache already reflects are met.
-    pub(super) fn outstanding(&self, key: &Key, pods: &Store<Pod>) -> Option<Duration> {
+    pub(super) fn outstanding(&self, key: &Key, pods: &Store<CachedPod>) -> Option<Duration> {
         let mut map = self.lock();
         let p = map.get_mut(key)?;
         let cached = |name: &str| pods.get(&Key::new(&key.namespace, name).to_ref());
@@ -128,7 +128,7 @@ mod tests {
     use kube::runtime::{reflector, watcher::Event};
     use serde_json::json;
 
-    fn pod(name: &str, deleting: bool) -> Pod {
+    fn pod(name: &str, deleting: bool) -> CachedPod {
         let mut v = json!({"metadata": {"name": name, "namespace": "d",
             "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs", "uid": "u", "controller": true}]}});
         if deleting {
@@ -139,7 +139,7 @@ mod tests {
 
     #[test]
     fn block_until_the_cache_or_the_watch_shows_the_change() {
-        let (store, mut writer) = reflector::store::<Pod>();
+        let (store, mut writer) = reflector::store::<CachedPod>();
         let key = Key::new("d", "rs");
         let exp = Expectations::new(Duration::from_secs(300));
         assert_eq!(exp.outstanding(&key, &store), None);
@@ -171,7 +171,7 @@ mod tests {
 
     #[test]
     fn expire_after_the_timeout() {
-        let (store, _writer) = reflector::store::<Pod>();
+        let (store, _writer) = reflector::store::<CachedPod>();
         let key = Key::new("d", "rs");
         let exp = Expectations::new(Duration::from_millis(20));
         exp.expect_creations(&key, ["rs-a".to_string()]);

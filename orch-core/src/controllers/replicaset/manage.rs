@@ -22,6 +22,7 @@ use super::{
     status::ManageError,
     Ctx,
 };
+use crate::controllers::slim::CachedPod;
 use crate::controllers::{
     events::{reference, EventType},
     ControllerError,
@@ -35,7 +36,7 @@ pub(super) async fn manage(
     ctx: &Ctx,
     key: &Key,
     rs: &ReplicaSet,
-    owned: &[Arc<Pod>],
+    owned: &[Arc<CachedPod>],
 ) -> Result<(), ManageError> {
     let want = usize::try_from(
         rs.spec
@@ -152,7 +153,7 @@ async fn delete_pods(
     ctx: &Ctx,
     key: &Key,
     rs: &ReplicaSet,
-    victims: Vec<Arc<Pod>>,
+    victims: Vec<Arc<CachedPod>>,
 ) -> Result<(), ControllerError> {
     let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &key.namespace);
     let about = reference(rs);
@@ -208,7 +209,7 @@ async fn delete_pods(
 
 /// The active pods of `rs` and of the ReplicaSets sharing its controller
 /// (a Deployment's other revisions), for the deletion ranking.
-fn related_pods(ctx: &Ctx, rs: &ReplicaSet) -> Vec<Arc<Pod>> {
+fn related_pods(ctx: &Ctx, rs: &ReplicaSet) -> Vec<Arc<CachedPod>> {
     let ns = rs.metadata.namespace.as_deref().unwrap_or_default();
     let own_uid = rs.metadata.uid.clone().unwrap_or_default();
     let mut uids = vec![own_uid];

@@ -26,7 +26,7 @@ mod sync;
 
 use std::sync::Arc;
 
-use k8s_openapi::api::{apps::v1::ReplicaSet, core::v1::Pod};
+use k8s_openapi::api::apps::v1::ReplicaSet;
 use kube::{api::Api, runtime::reflector::Store, Client};
 
 use super::{
@@ -34,6 +34,7 @@ use super::{
     feed::{Change, Feed, PodFeed},
     ControllerError, ControllerOptions,
 };
+use crate::controllers::slim::CachedPod;
 use claim::controller_of;
 use expectations::Expectations;
 use informer::{Key, Triggers};
@@ -45,7 +46,7 @@ const WORKERS: u16 = 4;
 struct Ctx {
     client: Client,
     replicasets: Store<ReplicaSet>,
-    pods: Store<Pod>,
+    pods: Store<CachedPod>,
     expectations: Expectations,
     recorder: Recorder,
 }
@@ -126,9 +127,9 @@ pub async fn run(
 /// The ReplicaSets a change of `pod` (previously `old`) concerns: its
 /// controller, before and after; for an orphan, every ReplicaSet of its
 /// namespace whose selector matches it.
-fn affected(replicasets: &Store<ReplicaSet>, old: Option<&Pod>, pod: &Pod) -> Vec<Key> {
+fn affected(replicasets: &Store<ReplicaSet>, old: Option<&CachedPod>, pod: &CachedPod) -> Vec<Key> {
     let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
-    let owner = |p: &Pod| {
+    let owner = |p: &CachedPod| {
         controller_of(&p.metadata)
             .filter(|r| r.kind == "ReplicaSet")
             .map(|r| Key::new(ns, &r.name))
@@ -170,7 +171,7 @@ mod tests {
         .unwrap()
     }
 
-    fn pod(labels: serde_json::Value, owner: Option<&str>) -> Pod {
+    fn pod(labels: serde_json::Value, owner: Option<&str>) -> CachedPod {
         let refs: Vec<_> = owner.into_iter().map(|o| json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": o, "uid": o, "controller": true})).collect();
         serde_json::from_value(json!({"metadata": {"name": "p", "namespace": "d", "labels": labels, "ownerReferences": refs}})).unwrap()
     }

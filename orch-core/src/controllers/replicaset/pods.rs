@@ -4,17 +4,19 @@
 use std::{sync::Arc, time::Duration};
 
 use k8s_openapi::{
-    api::core::v1::{Pod, PodCondition},
+    api::core::v1::PodCondition,
     jiff::{SignedDuration, Timestamp},
 };
 use kube::runtime::reflector::Store;
+
+use crate::controllers::slim::CachedPod;
 
 /// Now, to the second (API times carry whole seconds).
 pub(crate) fn now() -> Timestamp {
     Timestamp::from_second(Timestamp::now().as_second()).unwrap_or_else(|_| Timestamp::now())
 }
 
-fn phase(pod: &Pod) -> &str {
+fn phase(pod: &CachedPod) -> &str {
     pod.status
         .as_ref()
         .and_then(|s| s.phase.as_deref())
@@ -24,17 +26,17 @@ fn phase(pod: &Pod) -> &str {
 /// Not being deleted and not finished: a pod that counts toward replicas.
 /// Pods with a deletionTimestamp are not active, so replacements are made
 /// while they terminate.
-pub(crate) fn is_active(pod: &Pod) -> bool {
+pub(crate) fn is_active(pod: &CachedPod) -> bool {
     pod.metadata.deletion_timestamp.is_none() && !matches!(phase(pod), "Succeeded" | "Failed")
 }
 
 /// Finished (Succeeded or Failed).
-pub(crate) fn is_finished(pod: &Pod) -> bool {
+pub(crate) fn is_finished(pod: &CachedPod) -> bool {
     matches!(phase(pod), "Succeeded" | "Failed")
 }
 
 /// The pod's `Ready` condition.
-pub(crate) fn ready_condition(pod: &Pod) -> Option<&PodCondition> {
+pub(crate) fn ready_condition(pod: &CachedPod) -> Option<&PodCondition> {
     pod.status
         .as_ref()?
         .conditions
@@ -44,12 +46,12 @@ pub(crate) fn ready_condition(pod: &Pod) -> Option<&PodCondition> {
 }
 
 /// `Ready=True`.
-pub(crate) fn is_ready(pod: &Pod) -> bool {
+pub(crate) fn is_ready(pod: &CachedPod) -> bool {
     ready_condition(pod).is_some_and(|c| c.status == "True")
 }
 
 /// When the pod last became ready, if it is ready.
-pub(crate) fn ready_since(pod: &Pod) -> Option<Timestamp> {
+pub(crate) fn ready_since(pod: &CachedPod) -> Option<Timestamp> {
     ready_condition(pod)
         .filter(|c| c.status == "True")
         .and_then(|c| c.last_transition_time.as_ref())
@@ -58,7 +60,11 @@ pub(crate) fn ready_since(pod: &Pod) -> Option<Timestamp> {
 
 /// How long until a ready pod counts as available: zero if it already does,
 /// `None` if it is not ready (or never will be, lacking a transition time).
-pub(crate) fn available_in(pod: &Pod, min_ready_seconds: i32, now: Timestamp) -> Option<Duration> {
+pub(crate) fn available_in(
+    pod: &CachedPod,
+    min_ready_seconds: i32,
+    now: Timestamp,
+) -> Option<Duration> {
     if !is_ready(pod) {
         return None;
     }
@@ -73,12 +79,12 @@ pub(crate) fn available_in(pod: &Pod, min_ready_seconds: i32, now: Timestamp) ->
 }
 
 /// Ready for at least `min_ready_seconds`.
-pub(crate) fn is_available(pod: &Pod, min_ready_seconds: i32, now: Timestamp) -> bool {
+pub(crate) fn is_available(pod: &CachedPod, min_ready_seconds: i32, now: Timestamp) -> bool {
     available_in(pod, min_ready_seconds, now) == Some(Duration::ZERO)
 }
 
 /// Every cached pod of `namespace`.
-pub(crate) fn in_namespace(store: &Store<Pod>, namespace: &str) -> Vec<Arc<Pod>> {
+pub(crate) fn in_namespace(store: &Store<CachedPod>, namespace: &str) -> Vec<Arc<CachedPod>> {
     store
         .state()
         .into_iter()
@@ -91,7 +97,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn pod(v: serde_json::Value) -> Pod {
+    fn pod(v: serde_json::Value) -> CachedPod {
         serde_json::from_value(v).unwrap()
     }
 

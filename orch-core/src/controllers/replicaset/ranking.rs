@@ -6,20 +6,21 @@
 //! restarts first; newer first.
 use std::{cmp::Ordering, collections::HashMap, sync::Arc};
 
-use k8s_openapi::{api::core::v1::Pod, jiff::Timestamp};
+use k8s_openapi::jiff::Timestamp;
 
 use super::pods;
+use crate::controllers::slim::CachedPod;
 
 const DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
 
-fn node(pod: &Pod) -> &str {
+fn node(pod: &CachedPod) -> &str {
     pod.spec
         .as_ref()
         .and_then(|s| s.node_name.as_deref())
         .unwrap_or("")
 }
 
-fn phase_rank(pod: &Pod) -> u8 {
+fn phase_rank(pod: &CachedPod) -> u8 {
     match pod.status.as_ref().and_then(|s| s.phase.as_deref()) {
         Some("Unknown") => 1,
         Some("Running") => 2,
@@ -27,7 +28,7 @@ fn phase_rank(pod: &Pod) -> u8 {
     }
 }
 
-fn deletion_cost(pod: &Pod) -> i64 {
+fn deletion_cost(pod: &CachedPod) -> i64 {
     pod.metadata
         .annotations
         .as_ref()
@@ -36,7 +37,7 @@ fn deletion_cost(pod: &Pod) -> i64 {
         .unwrap_or(0)
 }
 
-fn max_restarts(pod: &Pod) -> i32 {
+fn max_restarts(pod: &CachedPod) -> i32 {
     pod.status
         .as_ref()
         .and_then(|s| s.container_statuses.as_ref())
@@ -57,7 +58,7 @@ fn later_first(a: Option<Timestamp>, b: Option<Timestamp>) -> Ordering {
 
 /// `Less` when `a` should be deleted before `b`. `rank_*` is the number of
 /// related pods on the pod's node.
-fn delete_order(a: &Pod, rank_a: usize, b: &Pod, rank_b: usize) -> Ordering {
+fn delete_order(a: &CachedPod, rank_a: usize, b: &CachedPod, rank_b: usize) -> Ordering {
     let (na, nb) = (node(a), node(b));
     if na != nb && (na.is_empty() || nb.is_empty()) {
         return if na.is_empty() {
@@ -91,10 +92,10 @@ fn delete_order(a: &Pod, rank_a: usize, b: &Pod, rank_b: usize) -> Ordering {
 /// pods of this ReplicaSet and its siblings (same controller), used to
 /// prefer nodes that run several of them.
 pub(super) fn pods_to_delete(
-    candidates: &[Arc<Pod>],
-    related: &[Arc<Pod>],
+    candidates: &[Arc<CachedPod>],
+    related: &[Arc<CachedPod>],
     n: usize,
-) -> Vec<Arc<Pod>> {
+) -> Vec<Arc<CachedPod>> {
     if n >= candidates.len() {
         return candidates.to_vec();
     }
@@ -102,7 +103,7 @@ pub(super) fn pods_to_delete(
     for p in related.iter().filter(|p| pods::is_active(p)) {
         *on_node.entry(node(p)).or_default() += 1;
     }
-    let mut ranked: Vec<(usize, &Arc<Pod>)> = candidates
+    let mut ranked: Vec<(usize, &Arc<CachedPod>)> = candidates
         .iter()
         .map(|p| (on_node.get(node(p)).copied().unwrap_or(0), p))
         .collect();
@@ -122,7 +123,7 @@ mod tests {
         ready_at: Option<&str>,
         created: &str,
         extra: Value,
-    ) -> Arc<Pod> {
+    ) -> Arc<CachedPod> {
         let mut v = json!({"metadata": {"name": name, "creationTimestamp": created}, "spec": {"containers": [], "nodeName": node},
             "status": {"phase": phase}});
         if let Some(t) = ready_at {
@@ -137,7 +138,7 @@ mod tests {
         Arc::new(serde_json::from_value(v).unwrap())
     }
 
-    fn names(v: &[Arc<Pod>]) -> Vec<&str> {
+    fn names(v: &[Arc<CachedPod>]) -> Vec<&str> {
         v.iter()
             .map(|p| p.metadata.name.as_deref().unwrap())
             .collect()

@@ -5,10 +5,7 @@
 use std::{sync::Arc, time::Duration};
 
 use k8s_openapi::{
-    api::{
-        apps::v1::{ReplicaSet, ReplicaSetCondition, ReplicaSetStatus},
-        core::v1::Pod,
-    },
+    api::apps::v1::{ReplicaSet, ReplicaSetCondition, ReplicaSetStatus},
     apimachinery::pkg::apis::meta::v1::Time,
     jiff::Timestamp,
 };
@@ -19,6 +16,7 @@ use kube::{
 use serde_json::json;
 
 use super::pods;
+use crate::controllers::slim::CachedPod;
 use crate::controllers::ControllerError;
 
 /// Why creating or deleting pods failed, for the ReplicaFailure condition.
@@ -40,7 +38,7 @@ fn min_ready_seconds(rs: &ReplicaSet) -> i32 {
 /// The status `rs` should have, given the pods it controls.
 pub(super) fn calculate(
     rs: &ReplicaSet,
-    owned: &[Arc<Pod>],
+    owned: &[Arc<CachedPod>],
     failure: Option<&ManageError>,
     now: Timestamp,
 ) -> ReplicaSetStatus {
@@ -51,7 +49,7 @@ pub(super) fn calculate(
         .and_then(|t| t.metadata.as_ref())
         .and_then(|m| m.labels.clone())
         .unwrap_or_default();
-    let count = |f: &dyn Fn(&Pod) -> bool| {
+    let count = |f: &dyn Fn(&CachedPod) -> bool| {
         i32::try_from(owned.iter().filter(|p| f(p)).count()).unwrap_or(i32::MAX)
     };
     let fully_labeled = count(&|p| {
@@ -97,7 +95,7 @@ pub(super) fn calculate(
 /// status is recomputed then.
 pub(super) fn next_availability_check(
     rs: &ReplicaSet,
-    owned: &[Arc<Pod>],
+    owned: &[Arc<CachedPod>],
     now: Timestamp,
 ) -> Option<Duration> {
     owned

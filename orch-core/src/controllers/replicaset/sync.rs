@@ -3,9 +3,10 @@
 //! outstanding or the ReplicaSet is being deleted, then write the status.
 use std::{sync::Arc, time::Duration};
 
-use k8s_openapi::api::{apps::v1::ReplicaSet, core::v1::Pod};
+use k8s_openapi::api::apps::v1::ReplicaSet;
 
 use super::{claim, informer::Key, manage, pods, status, Ctx};
+use crate::controllers::slim::CachedPod;
 use crate::controllers::ControllerError;
 
 /// Syncs `rs`; returns when to look again unasked.
@@ -22,7 +23,7 @@ pub(super) async fn reconcile(
         }
     };
     let outstanding = ctx.expectations.outstanding(&key, &ctx.pods);
-    let active: Vec<Arc<Pod>> = pods::in_namespace(&ctx.pods, &key.namespace)
+    let active: Vec<Arc<CachedPod>> = pods::in_namespace(&ctx.pods, &key.namespace)
         .into_iter()
         .filter(|p| pods::is_active(p))
         .collect();
