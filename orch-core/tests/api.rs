@@ -491,3 +491,29 @@ async fn list_pages_share_one_snapshot() {
     assert_eq!(names, vec!["c0", "c1", "c2", "c3", "c4", "c5", "c6"]);
     assert!(p3.metadata.continue_.as_deref().unwrap_or("").is_empty());
 }
+
+#[tokio::test]
+async fn control_loop_client_honours_tls_server_name() {
+    let s = TestServer::start_with(&["--no-controllers", "--no-scheduler"]);
+    let with_name = |name: &str| {
+        let text = std::fs::read_to_string(s.kubeconfig()).unwrap();
+        let mut kc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        kc["clusters"][0]["cluster"]["tls-server-name"] = name.into();
+        let path = s.data_dir().join(format!("{name}.kubeconfig"));
+        std::fs::write(&path, serde_yaml::to_string(&kc).unwrap()).unwrap();
+        path
+    };
+    // The serving certificate names kubernetes.default.svc, not this one.
+    let client = orch_core::controlplane::client_from(&with_name("kubernetes.default.svc"))
+        .await
+        .unwrap();
+    client.apiserver_version().await.unwrap();
+    let client = orch_core::controlplane::client_from(&with_name("not-the-server.example"))
+        .await
+        .unwrap();
+    let err = client.apiserver_version().await.unwrap_err();
+    assert!(
+        format!("{err:?}").contains("NotValidForName"),
+        "a name the certificate does not carry is refused: {err:?}"
+    );
+}

@@ -43,11 +43,17 @@ fn client(cfg: kube::Config) -> Result<kube::Client, kube::Error> {
     let mut tcp = legacy::connect::HttpConnector::new();
     tcp.enforce_http(false);
     tcp.set_nodelay(true);
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
+    let mut https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(cfg.rustls_client_config()?)
-        .https_or_http()
-        .enable_all_versions()
-        .wrap_connector(tcp);
+        .https_or_http();
+    if let Some(name) = &cfg.tls_server_name {
+        // The kubeconfig's `tls-server-name`: the name the certificate is
+        // checked against when the server is reached by another address.
+        let name = rustls::pki_types::ServerName::try_from(name.clone())
+            .map_err(|e| kube::Error::Service(format!("tls-server-name {name:?}: {e}").into()))?;
+        https = https.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name));
+    }
+    let https = https.enable_all_versions().wrap_connector(tcp);
     let http = legacy::Client::builder(TokioExecutor::new())
         .timer(TokioTimer::new())
         .pool_timer(TokioTimer::new())
