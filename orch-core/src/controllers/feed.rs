@@ -24,8 +24,10 @@ use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
-use super::{slim, ControllerError};
-use crate::controllers::slim::CachedPod;
+use super::{
+    slim::{self, CachedPod},
+    ControllerError,
+};
 
 /// What a watch brought, as a subscriber sees it.
 #[derive(Debug)]
@@ -39,16 +41,6 @@ pub enum Change<K> {
     /// watch), or the subscriber joined after it: changes may have gone
     /// unseen, deletions among them.
     Listed,
-}
-
-impl<K> Clone for Change<K> {
-    fn clone(&self) -> Self {
-        match self {
-            Self::Applied(o) => Self::Applied(o.clone()),
-            Self::Deleted(o) => Self::Deleted(o.clone()),
-            Self::Listed => Self::Listed,
-        }
-    }
 }
 
 /// What a subscriber is called with: the object's previous cached version

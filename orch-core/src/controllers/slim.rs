@@ -11,9 +11,8 @@
 //! takes only the status from them); managed fields and the last-applied
 //! annotation are dropped.
 use k8s_openapi::{
-    api::core::v1::{ContainerPort, PodStatus, Toleration},
+    api::core::v1::{ContainerPort, Pod, PodStatus, Toleration},
     apimachinery::pkg::apis::meta::v1::ObjectMeta,
-    NamespaceResourceScope,
 };
 use serde::{Deserialize, Serialize};
 
@@ -61,13 +60,14 @@ pub struct CachedContainer {
     pub ports: Option<Vec<ContainerPort>>,
 }
 
+/// Served and written as a Pod: the same resource, the same paths.
 impl k8s_openapi::Resource for CachedPod {
-    const API_VERSION: &'static str = "v1";
-    const GROUP: &'static str = "";
-    const KIND: &'static str = "Pod";
-    const VERSION: &'static str = "v1";
-    const URL_PATH_SEGMENT: &'static str = "pods";
-    type Scope = NamespaceResourceScope;
+    const API_VERSION: &'static str = Pod::API_VERSION;
+    const GROUP: &'static str = Pod::GROUP;
+    const KIND: &'static str = Pod::KIND;
+    const VERSION: &'static str = Pod::VERSION;
+    const URL_PATH_SEGMENT: &'static str = Pod::URL_PATH_SEGMENT;
+    type Scope = <Pod as k8s_openapi::Resource>::Scope;
 }
 
 impl k8s_openapi::Metadata for CachedPod {

@@ -1,7 +1,8 @@
 //! The scheduler's event loop: two watches in, API calls out. Bindings and
 //! status writes run as tasks (aborted with the loop); new attempts wait
-//! while [`MAX_STATUS_WRITES`] writes are in flight. Events go through a bounded queue to one writer and are dropped when it
-//! is full, as Kubernetes' event broadcaster drops them.
+//! while [`MAX_STATUS_WRITES`] writes are in flight. Events go through a
+//! bounded queue to one writer and are dropped when it is full, as
+//! Kubernetes' event broadcaster drops them.
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;

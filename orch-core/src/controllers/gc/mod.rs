@@ -30,8 +30,7 @@ use kube::{
     Client,
 };
 
-use super::{feed::PodFeed, ControllerError, ControllerOptions};
-use crate::controllers::slim::CachedPod;
+use super::{feed::PodFeed, slim::CachedPod, ControllerError, ControllerOptions};
 use graph::{Graph, Obj};
 use kinds::Kind;
 
